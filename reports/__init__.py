@@ -1,0 +1,1 @@
+"""Writers (CSV, JSON, figures, REPORT.md) and the ``fpsim`` command line. No numerics here."""

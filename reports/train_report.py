@@ -1,0 +1,43 @@
+"""Files written by ``fpsim train``: results.csv, neurons.csv, curves.csv, run.json, weights.npz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .outdir import environment, write_csv, write_json
+
+RESULT_COLUMNS = ["model", "norm", "tau", "radius", "attack", "clean_acc", "robust_acc"]
+
+
+def save_weights(path: Path, res) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, W_init=res.W_init, W_clean=res.W_clean, W_adv=res.W_adv,
+             M=res.problem.M, w_star=res.problem.w_star)
+    tmp.replace(path)
+
+
+def run_record(res, status: str, threads: int, argv=None) -> dict:
+    return {
+        "status": status,
+        "seed": res.config.seed,
+        "config": res.config.to_dict(),
+        "threads": threads,
+        "timings_seconds": res.timings,
+        "summary": res.summary,
+        "environment": environment(),
+        "argv": list(argv) if argv is not None else None,
+    }
+
+
+def write_train_outputs(staging: Path, res, threads: int, argv=None) -> None:
+    write_csv(staging / "results.csv", pd.DataFrame(res.results, columns=RESULT_COLUMNS))
+    write_csv(staging / "neurons.csv", pd.DataFrame(res.neurons))
+    write_csv(staging / "curves.csv", pd.DataFrame(res.curves))
+    write_csv(staging / "update_spectrum.csv",
+              pd.DataFrame({"index": np.arange(len(res.spectrum)),
+                            "singular_value": res.spectrum}))
+    save_weights(staging / "weights.npz", res)
+    write_json(staging / "run.json", run_record(res, "complete", threads, argv))

@@ -1,0 +1,30 @@
+"""Independent, named random streams derived from one seed.
+
+Each stream is ``np.random.default_rng([seed, STREAM_ID])``: adding a stream never shifts
+the numbers drawn by the others, and no code touches numpy's global random state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STREAMS = {
+    "problem": 1,  # the dictionary M and the label direction w*
+    "init": 2,  # the network's initial weights
+    "train_data": 3,  # clean-training batches / the finite training set
+    "adv_data": 4,  # adversarial-training batches
+    "test_data": 5,  # the test set
+    "attack": 6,  # random starts of attacks, during training and evaluation
+    "baselines": 7,  # lower-bound models (their own inits and data)
+}
+
+
+def stream(seed: int, name: str) -> np.random.Generator:
+    """Return the generator of the named stream for ``seed``."""
+    try:
+        sid = STREAMS[name]
+    except KeyError:
+        raise ValueError(
+            f"The 'name' parameter of stream must be one of {sorted(STREAMS)}. Got {name!r} instead."
+        ) from None
+    return np.random.default_rng([int(seed), sid])
