@@ -62,7 +62,7 @@ def write_csv(path: Path, frame) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
-    frame.to_csv(tmp, index=False, float_format="%.6g")
+    frame.to_csv(tmp, index=False, float_format="%.10g")
     os.replace(tmp, path)
 
 

@@ -1,0 +1,116 @@
+"""Attacks stay inside their balls; robust accuracy is bounded by clean accuracy and monotone."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.attacks import (AttackSettings, dense_attack, feature_attack, fgm_attack,
+                               pgd_attack, robust_accuracy_table)
+from simulator.config import DataConfig, NetworkConfig
+from simulator.data import SparseCodingProblem
+from simulator.network import ThresholdNetwork, ideal_network
+from simulator.perturb import project, radius_in_norm, random_in_ball, steepest_step
+from simulator.rng import stream
+
+
+def setup(seed=0, d=24, m=16):
+    P = SparseCodingProblem(DataConfig(input_dim=d, sparsity=3, noise=0.05), stream(seed, "problem"))
+    rng = np.random.default_rng(seed)
+    W = (P.M * P.w_star).T + 0.15 * rng.standard_normal((d, d))  # a noisy ideal network
+    net = ThresholdNetwork(np.vstack([W, 0.1 * rng.standard_normal((m, d))]), threshold=0.3)
+    return P, net, P.sample(64, stream(seed, "test_data"))
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**31), tau=st.floats(0.01, 2.0), norm=st.sampled_from(["l2", "linf"]))
+def test_every_perturbation_lies_in_its_ball(seed, tau, norm):
+    P, net, b = setup(seed)
+    r = radius_in_norm(tau, norm, P.config.input_dim)
+    rng = np.random.default_rng(seed)
+    deltas = {
+        "fgm": fgm_attack(net, b.X, b.y, r, norm),
+        "pgd": pgd_attack(net, b.X, b.y, r, norm, AttackSettings(5, 1, 0.5), rng)[1],
+        "dense": dense_attack(P, b.X, b.y, r, norm),
+        "features": feature_attack(P, b.Z, b.X, b.y, r, norm),
+        "random": random_in_ball(b.X.shape, r, norm, rng, b.X.dtype),
+    }
+    for name, D in deltas.items():
+        size = np.linalg.norm(D, axis=1) if norm == "l2" else np.abs(D).max(axis=1)
+        assert np.all(size <= r * (1 + 1e-12)), name
+
+
+@settings(deadline=None)
+@given(seed=st.integers(0, 2**31), r=st.floats(1e-3, 10.0))
+def test_fgm_l2_has_norm_exactly_tau_and_linf_is_a_vertex(seed, r):
+    G = np.random.default_rng(seed).standard_normal((9, 7))
+    np.testing.assert_allclose(np.linalg.norm(steepest_step(G, r, "l2"), axis=1), r, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(steepest_step(G, r, "linf")), r)
+
+
+def test_zero_gradient_gives_zero_step():
+    G = np.zeros((2, 3))
+    assert np.all(steepest_step(G, 1.0, "l2") == 0)
+
+
+@settings(deadline=None)
+@given(seed=st.integers(0, 2**31), norm=st.sampled_from(["l2", "linf"]))
+def test_projection_is_idempotent_and_inside(seed, norm):
+    D = np.random.default_rng(seed).standard_normal((5, 4)) * 3
+    P1 = project(D.copy(), 0.7, norm)
+    P2 = project(P1.copy(), 0.7, norm)
+    np.testing.assert_allclose(P1, P2)
+    size = np.linalg.norm(P1, axis=1) if norm == "l2" else np.abs(P1).max(axis=1)
+    assert np.all(size <= 0.7 + 1e-12)
+
+
+@settings(deadline=None, max_examples=10)
+@given(seed=st.integers(0, 2**31), norm=st.sampled_from(["l2", "linf"]))
+def test_robust_accuracy_bounded_by_clean_and_monotone(seed, norm):
+    P, net, b = setup(seed)
+    radii = [radius_in_norm(t, norm, 24) for t in (0.0, 0.1, 0.3, 0.6, 1.0)]
+    clean, rows = robust_accuracy_table(net, P, b, radii, norm, AttackSettings(5, 1, 0.3),
+                                        np.random.default_rng(seed))
+    ens = [r["robust_acc"] for r in rows if r["attack"] == "ensemble"]
+    assert ens[0] == clean
+    assert all(e <= clean for e in ens)
+    assert all(a >= b_ for a, b_ in zip(ens, ens[1:]))
+    for r in rows:  # the ensemble is the worst case of its members at each radius
+        same = [q["robust_acc"] for q in rows if q["radius"] == r["radius"]]
+        assert min(same) == [q for q in rows if q["radius"] == r["radius"] and q["attack"] == "ensemble"][0]["robust_acc"]
+
+
+def test_pgd_finds_the_exact_worst_case_of_a_linear_model():
+    """For f(x) = ⟨w, x⟩ the worst ℓ2 perturbation lowers y f by r‖w‖: PGD must reach it."""
+
+    class Linear:
+        def __init__(self, w):
+            self.w = w
+
+        def decision_function(self, X):
+            return X @ self.w
+
+        def margin_gradient(self, X, y):
+            return X @ self.w, -y[:, None] * self.w[None, :]
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(10)
+    X = rng.standard_normal((50, 10))
+    y = np.sign(X @ w)
+    r = 0.4
+    best, _ = pgd_attack(Linear(w), X, y, r, "l2", AttackSettings(20, 0, 0.2), rng)
+    np.testing.assert_allclose(best, np.abs(X @ w) - r * np.linalg.norm(w), rtol=1e-9, atol=1e-12)
+    best, _ = pgd_attack(Linear(w), X, y, r, "linf", AttackSettings(20, 0, 0.2), rng)
+    np.testing.assert_allclose(best, np.abs(X @ w) - r * np.abs(w).sum(), rtol=1e-9, atol=1e-12)
+
+
+def test_ideal_network_survives_small_radius_and_breaks_at_large():
+    cfg = DataConfig(input_dim=64, sparsity=4, noise=0.0)
+    P = SparseCodingProblem(cfg, stream(0, "problem"))
+    net = ideal_network(P, NetworkConfig(threshold=0.3))
+    b = P.sample(200, stream(0, "test_data"))
+    clean, rows = robust_accuracy_table(net, P, b, [0.05, 3.0], "l2", AttackSettings(10, 1, 0.2),
+                                        np.random.default_rng(0))
+    ens = [r["robust_acc"] for r in rows if r["attack"] == "ensemble"]
+    # y f ≥ 0.7 and ‖∇f‖ ≤ √(#active)... at r = 0.05 nothing flips; at r = 3 everything does
+    assert clean == 1.0 and ens[0] == 1.0 and ens[1] == 0.0
