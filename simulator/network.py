@@ -21,17 +21,21 @@ from .config import NetworkConfig
 from .kernels import network as K
 
 
-def thresholds(W: np.ndarray, rule: str, theta: float, fixed_bias: float) -> np.ndarray:
-    """The thresholds b, shape (width,), for weights W (width, input_dim)."""
+def thresholds(W: np.ndarray, rule: str, theta: float, fixed_bias: float, kernels=K) -> np.ndarray:
+    """The thresholds b, shape (width,), for weights W (width, input_dim).
+
+    ``kernels`` selects the numba kernels (default) or their numpy twins
+    (``simulator.reference.network``), for tests and benchmarks.
+    """
     if rule == "relative":
         b = np.empty(W.shape[0], dtype=W.dtype)
-        K.row_norms(W, b)
+        kernels.row_norms(W, b)
         b *= W.dtype.type(theta)
         return b
     return np.full(W.shape[0], fixed_bias, dtype=W.dtype)
 
 
-def loss_and_gradient(W, b, X, y):
+def loss_and_gradient(W, b, X, y, kernels=K):
     """Mean logistic loss over the batch and its gradient in W.
 
     Two BLAS products (H = X Wᵀ, G = Pᵀ X) around one fused numba pass.
@@ -54,17 +58,17 @@ def loss_and_gradient(W, b, X, y):
     f = np.empty(n)
     loss = np.empty(n)
     coef = np.empty(n)
-    K.logistic_backward_inplace(H, b, y, f, loss, coef)
+    kernels.logistic_backward_inplace(H, b, y, f, loss, coef)
     grad = H.T @ X
     grad *= W.dtype.type(1.0 / n)
     return float(loss.mean()), grad, f
 
 
-def margin_gradient(W, b, X, y):
+def margin_gradient(W, b, X, y, kernels=K):
     """f(X) and ∇_x(−y f(x)) per sample, shape (n_samples, input_dim)."""
     H = X @ W.T
     f = np.empty(X.shape[0])
-    K.margin_backward_inplace(H, b, y, f)
+    kernels.margin_backward_inplace(H, b, y, f)
     return f, H @ W
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import NetworkConfig, TrainConfig
+from .kernels import network as K
 from .network import loss_and_gradient, margin_gradient, thresholds
 from .perturb import project, radius_in_norm, random_in_ball, steepest_step
 
@@ -69,6 +70,26 @@ def _snapshot_steps(steps: int, every: int) -> set:
     return set(range(0, steps, every)) | {steps}
 
 
+def clean_step(W, X, y, net_cfg: NetworkConfig, lr, kernels=K) -> float:
+    """One gradient step on the mean logistic loss, in place on W; returns the loss."""
+    b = thresholds(W, net_cfg.threshold_rule, net_cfg.threshold, net_cfg.fixed_bias, kernels)
+    loss, grad, _ = loss_and_gradient(W, b, X, y, kernels)
+    grad *= lr
+    W -= grad
+    return loss
+
+
+def adversarial_step(W, X, y, net_cfg: NetworkConfig, lr, radius, norm, attack="fgm",
+                     pgd_steps=5, rng=None, kernels=K) -> float:
+    """Perturb the batch (FGM or PGD at ``radius``), then one gradient step at x + δ, in place."""
+    b = thresholds(W, net_cfg.threshold_rule, net_cfg.threshold, net_cfg.fixed_bias, kernels)
+    Xa = adversarial_examples(W, b, X, y, radius, norm, attack, pgd_steps, rng, kernels)
+    loss, grad, _ = loss_and_gradient(W, b, Xa, y, kernels)
+    grad *= lr
+    W -= grad
+    return loss
+
+
 def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
                 rng: np.random.Generator) -> TrainResult:
     """Logistic-loss gradient descent on clean data, from W0 (not modified).
@@ -88,11 +109,8 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
         if step in snaps:
             result.snapshots[step] = W.copy()
         X, y = src.next()
-        b = thresholds(W, net_cfg.threshold_rule, net_cfg.threshold, net_cfg.fixed_bias)
-        loss, grad, _ = loss_and_gradient(W, b, X, y)
+        loss = clean_step(W, X, y, net_cfg, lr)
         losses[step] = loss
-        grad *= lr
-        W -= grad
         _check_finite(loss, W, "clean", step)
     if steps in snaps:
         result.snapshots[steps] = W.copy()
@@ -100,7 +118,7 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
     return result
 
 
-def adversarial_examples(W, b, X, y, radius, norm, attack="fgm", pgd_steps=5, rng=None):
+def adversarial_examples(W, b, X, y, radius, norm, attack="fgm", pgd_steps=5, rng=None, kernels=K):
     """Training-time perturbations x + δ (FGM, or PGD with a random start).
 
     Parameters
@@ -111,12 +129,13 @@ def adversarial_examples(W, b, X, y, radius, norm, attack="fgm", pgd_steps=5, rn
     if radius == 0:
         return X
     if attack == "fgm":
-        _, G = margin_gradient(W, b, X, y)
-        return X + steepest_step(G, radius, norm)
+        _, G = margin_gradient(W, b, X, y, kernels)
+        X = X + steepest_step(G, radius, norm)
+        return X
     step = 2.5 * radius / pgd_steps  # Madry et al.'s rule: the walk can cross the ball
     delta = random_in_ball(X.shape, radius, norm, rng, X.dtype)
     for _ in range(pgd_steps):
-        _, G = margin_gradient(W, b, X + delta, y)
+        _, G = margin_gradient(W, b, X + delta, y, kernels)
         delta += steepest_step(G, step, norm)
         project(delta, radius, norm)
     return X + delta
@@ -143,13 +162,9 @@ def train_adversarial(W_start, problem, net_cfg: NetworkConfig, train_cfg: Train
         if step in snaps:
             result.snapshots[step] = W.copy()
         X, y = src.next()
-        b = thresholds(W, net_cfg.threshold_rule, net_cfg.threshold, net_cfg.fixed_bias)
-        Xa = adversarial_examples(W, b, X, y, radius, train_cfg.adv_norm, train_cfg.adv_attack,
-                                  train_cfg.adv_pgd_steps, attack_rng)
-        loss, grad, _ = loss_and_gradient(W, b, Xa, y)
+        loss = adversarial_step(W, X, y, net_cfg, lr, radius, train_cfg.adv_norm,
+                                train_cfg.adv_attack, train_cfg.adv_pgd_steps, attack_rng)
         losses[step] = loss
-        grad *= lr
-        W -= grad
         _check_finite(loss, W, "adversarial", step)
     if steps in snaps:
         result.snapshots[steps] = W.copy()

@@ -1,0 +1,83 @@
+"""The default regime where every claim shows at once, and the quick regime of the test suite.
+
+Why these numbers (MODEL.md, "Orders of magnitude"):
+
+* d = 512, k = 12: k sits above d^(1/3) ≈ 8 — so the dense mixtures that clean training
+  accumulates (share ≈ k/√d) are large enough to break the clean network — and below
+  √d ≈ 23 so that they stay a mixture rather than the whole neuron.
+* m = 3d: with m = d, FGM training purified less and lost clean accuracy.
+* σ = 0.1, θ = 0.35: the threshold sits well above noise (σ) and cross-talk (≈ 1/√d per
+  feature) and well below a feature (1), so a pure neuron fires only on its feature.
+* τ* is where the ideal purified network is still robust while the linear oracle is not:
+  the oracle's robust radius is |⟨w*, z⟩|/√d·…, the ideal network's is set by the sparse
+  features and does not shrink with d.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator.baselines import BaselineConfig
+from simulator.config import DataConfig, EvalConfig, NetworkConfig, RunConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A run configuration plus the radius τ* at which the claims are checked."""
+
+    name: str
+    run: RunConfig
+    tau_star: float  # ℓ2 radius at which the ℓ2 claims are checked
+    tau_star_linf: float | None = None  # ℓ∞ claims, in ℓ2 units (radius τ/√d); None = tau_star
+    adv_tau_linf: float | None = None  # FGSM training radius in ℓ2 units; None = run.train.adv_tau
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+
+    def tau_for(self, norm: str) -> float:
+        """τ* of the checks in ``norm`` (ℓ2 units; the ℓ∞ radius is τ*/√d)."""
+        if norm == "linf" and self.tau_star_linf is not None:
+            return self.tau_star_linf
+        return self.tau_star
+
+    def config_for(self, seed: int, norm: str) -> RunConfig:
+        """The run config of one seed whose adversarial training uses ``norm``."""
+        adv_tau = self.run.train.adv_tau
+        if norm == "linf" and self.adv_tau_linf is not None:
+            adv_tau = self.adv_tau_linf
+        return self.run.replace(
+            seed=seed,
+            train=self.run.train.replace(adv_norm=norm, adv_tau=adv_tau, progress=False),
+            eval=self.run.eval.replace(norms=(norm,), taus=self.run.eval.taus + (self.tau_for(norm),)),
+        )
+
+
+DEFAULT = Regime(
+    name="default",
+    run=RunConfig(
+        data=DataConfig(input_dim=512, sparsity=12, noise=0.1, margin=1.0),
+        network=NetworkConfig(width=1536, threshold=0.35, init_scale=0.01),
+        train=TrainConfig(clean_steps=2000, adv_steps=3000, batch_size=512, step_size=0.5,
+                          adv_step_size=0.5, adv_tau=0.2, snapshot_every=250),
+        eval=EvalConfig(n_test=2048, taus=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3), pgd_steps=30,
+                        pgd_restarts=2),
+    ),
+    tau_star=0.15,
+)
+
+QUICK = Regime(
+    name="quick",
+    run=RunConfig(
+        data=DataConfig(input_dim=128, sparsity=6, noise=0.1, margin=1.0),
+        network=NetworkConfig(width=384, threshold=0.35, init_scale=0.001),
+        train=TrainConfig(clean_steps=600, adv_steps=800, batch_size=256, step_size=0.5,
+                          adv_step_size=0.5, adv_tau=0.25, snapshot_every=100),
+        eval=EvalConfig(n_test=512, taus=(0.1, 0.2, 0.3, 0.4), pgd_steps=10, pgd_restarts=1),
+    ),
+    tau_star=0.2,
+    tau_star_linf=0.25,
+    baselines=BaselineConfig(linear_steps=300, poly_centres=512, poly_train=2048, poly_adv_rounds=6,
+                             ntk_steps=300, ntk_adv_steps=300),
+)
+
+
+def regime_for(quick: bool) -> Regime:
+    return QUICK if quick else DEFAULT
