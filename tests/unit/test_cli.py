@@ -26,8 +26,13 @@ def test_train_writes_every_file(run_dir):
     df = pd.read_csv(run_dir / "results.csv")
     assert list(df.columns[:7]) == ["model", "norm", "tau", "radius", "attack", "clean_acc", "robust_acc"]
     assert set(df.model) == {"ideal", "clean", "adversarial"}
-    assert set(df.attack) == {"fgm", "pgd", "dense", "features", "ensemble"}
-    assert len(df) == 3 * 2 * 2 * 5
+    assert set(df.attack) == {"fgm", "pgd", "dense", "features", "ensemble", "certified"}
+    assert len(df) == 3 * 2 * 2 * 6
+    # the sandwich: certified ≤ attacked (ensemble), per model × norm × τ
+    key = ["model", "norm", "tau"]
+    cert = df[df.attack == "certified"].set_index(key).robust_acc
+    ens = df[df.attack == "ensemble"].set_index(key).robust_acc
+    assert (cert <= ens.loc[cert.index] + 1e-12).all()
     assert (df.robust_acc <= df.clean_acc + 1e-12).all()
     lin = df[df.norm == "linf"]
     np.testing.assert_allclose(lin.radius, lin.tau / np.sqrt(24))

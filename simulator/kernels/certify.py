@@ -1,0 +1,112 @@
+"""Per-neuron linear lower bounds of the thresholded symmetric ReLU (numba kernel).
+
+Serves the certified robust accuracy of MODEL.md ("What is measured"): a lower bound on the
+robust accuracy of the two-layer network, to set beside the attack upper bound.
+
+For one sample and one neuron write ``t = y * <w, x>`` (the margin-oriented pre-activation) and
+``s = y * <w, delta>`` for the shift a perturbation causes. Over the ball ``|s| <= rho`` with
+``rho = radius * ||w||_*`` (dual norm). Because ``soft(., b)`` is odd,
+``y * soft(<w, x + delta>, b) = soft(t + s, b)``, a nondecreasing, piecewise-linear function of
+``s`` with kinks where ``t + s = +-b``. For a slope ``a`` the tightest line below it on the
+interval is ``a * s + c`` with
+
+    c = min over s in {-rho, +rho, b - t, -b - t} (the last two only if inside [-rho, rho])
+        of soft(t + s, b) - a * s,
+
+since the minimum of a piecewise-linear function on an interval is at an end or a kink.
+``c`` is the line's value at ``s = 0``: the *intercept* returned here.
+
+Slope rules (the first axis of the outputs, in this order):
+
+0. chord: the secant of ``soft`` over ``[t - rho, t + rho]``;
+1. unstable-zero: slope 0 for neurons whose interval crosses a kink;
+2. unstable-one: slope 1 for them;
+3. adaptive: 1 if the chord slope is at least 1/2, else 0.
+
+In every rule a *stable* neuron (interval inside one linear piece) takes the exact slope of its
+piece (1 on the active pieces, 0 in the dead zone), so its line is exact. The plain interval bound
+(every slope 0) is dominated by rule 1 and is not computed: see docs/certification.md.
+
+Every literal is cast to the input dtype so that float32 inputs are computed in float32, like the
+numpy twin in ``simulator/reference/certify.py``.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _soft_threshold(h, b):
+    """sign(h) * max(|h| - b, 0) for scalars, in the dtype of ``h``."""
+    if h > b:
+        return h - b
+    if h < -b:
+        return h + b
+    return type(h)(0)
+
+
+@njit(cache=True)
+def _tightest_intercept(t, rho, b, lo, hi, soft_lo, soft_hi, slope):
+    """min over s in [-rho, rho] of soft(t + s, b) - slope * s, from the interval's vertices."""
+    best = min(soft_lo + slope * rho, soft_hi - slope * rho)
+    if lo <= b and b <= hi:
+        # s = b - t reaches the upper kink, where soft = 0.
+        best = min(best, slope * (t - b))
+    if lo <= -b and -b <= hi:
+        best = min(best, slope * (t + b))
+    return best
+
+
+@njit(cache=True)
+def soft_threshold_lower_lines(t, rho, b):
+    """Sound linear lower bounds of soft(t + s, b) over |s| <= rho, for four slope rules.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_samples, width)
+        Margin-oriented pre-activations ``y * <w_i, x>``.
+    rho : ndarray, shape (width,)
+        Half-width of each neuron's pre-activation interval, ``radius * ||w_i||_*`` (>= 0).
+    b : ndarray, shape (width,)
+        Thresholds (>= 0).
+
+    Returns
+    -------
+    slopes : ndarray, shape (4, n_samples, width)
+        Slope of the line for each rule (see the module docstring for the order).
+    intercepts : ndarray, shape (4, n_samples, width)
+        Value of the line at ``s = 0``; ``soft(t + s, b) >= slopes * s + intercepts`` for every
+        ``|s| <= rho``, with equality at some ``s`` (the line is the tightest of its slope).
+    """
+    n_samples, width = t.shape
+    slopes = np.empty((4, n_samples, width), dtype=t.dtype)
+    intercepts = np.empty((4, n_samples, width), dtype=t.dtype)
+    for n in range(n_samples):
+        for i in range(width):
+            tn = t[n, i]
+            rh = rho[i]
+            bi = b[i]
+            zero = type(tn)(0)
+            one = type(tn)(1)
+            half = type(tn)(0.5)
+            lo = tn - rh
+            hi = tn + rh
+            soft_lo = _soft_threshold(lo, bi)
+            soft_hi = _soft_threshold(hi, bi)
+            stable_active = lo >= bi or hi <= -bi
+            stable_dead = lo >= -bi and hi <= bi
+            if stable_active or stable_dead:
+                exact = one if stable_active else zero
+                rule_slopes = (exact, exact, exact, exact)
+            else:
+                # An unstable neuron crosses a kink, so hi > lo and the chord is defined.
+                chord = (soft_hi - soft_lo) / (hi - lo)
+                adaptive = one if chord >= half else zero
+                rule_slopes = (chord, zero, one, adaptive)
+            for k in range(4):
+                slope = rule_slopes[k]
+                slopes[k, n, i] = slope
+                intercepts[k, n, i] = _tightest_intercept(
+                    tn, rh, bi, lo, hi, soft_lo, soft_hi, slope
+                )
+    return slopes, intercepts
