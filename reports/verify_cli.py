@@ -48,8 +48,6 @@ def cmd_verify(args) -> int:
     from theorems import CHECKS
     from theorems.regime import regime_for
 
-    from .outdir import environment
-
     if args.seeds < 1:
         raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
     claims = _parse_list(args.only, CHECKS, "only") if args.only else list(CHECKS)
@@ -76,7 +74,27 @@ def cmd_verify(args) -> int:
             tqdm.write(_one_line(res))
     except KeyboardInterrupt:
         status = "interrupted"
+    except Exception as exc:  # keep what finished, say what broke, then fail loudly
+        status = f"error in {claim} [{norm}]: {type(exc).__name__}: {exc}"
+        _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status)
+        raise
     bar.close()
+    summary = _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status)
+    if status == "interrupted":
+        print(f"\nfpsim verify: interrupted; finished checks kept in {staging}", file=sys.stderr)
+        return 130
+    outdir.finish(staging, out)
+    print(summary[["claim", "norm", "model", "quantity", "measured", "criterion", "verdict"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    failed = summary[summary.verdict == "FAIL"]
+    print(f"\n{'ALL CHECKS PASS' if failed.empty else f'{len(failed)} criteria FAIL'} — report: {out / 'REPORT.md'}")
+    return 0 if failed.empty else 1
+
+
+def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status):
+    """summary.csv, figures, REPORT.md and run.json for the checks finished so far."""
+    from .outdir import environment
+
     summary = write_summary(staging, results)
     figures = _figures(staging, regime, norms) if results else {}
     info = {"seeds": seeds, "seconds": time.perf_counter() - t0, "threads": threads}
@@ -88,15 +106,7 @@ def cmd_verify(args) -> int:
         "timings_seconds": {f"{r.claim}[{r.norm}]": r.seconds for r in results} | {"total": info["seconds"]},
         "environment": environment(),
     })
-    if status == "interrupted":
-        print(f"\nfpsim verify: interrupted; finished checks kept in {staging}", file=sys.stderr)
-        return 130
-    outdir.finish(staging, out)
-    print(summary[["claim", "norm", "model", "quantity", "measured", "criterion", "verdict"]]
-          .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    failed = summary[summary.verdict == "FAIL"]
-    print(f"\n{'ALL CHECKS PASS' if failed.empty else f'{len(failed)} criteria FAIL'} — report: {out / 'REPORT.md'}")
-    return 0 if failed.empty else 1
+    return summary
 
 
 def _one_line(res) -> str:
