@@ -134,7 +134,7 @@ def main(argv=None) -> int:
 
 def _register_extra_commands(sub) -> None:
     """Commands defined in other modules register themselves here."""
-    for modname in ("reports.verify_cli",):
+    for modname in ("reports.verify_cli", "reports.sweep_cli"):
         try:
             mod = __import__(modname, fromlist=["register"])
         except ModuleNotFoundError as exc:
