@@ -132,7 +132,11 @@ class SparseCodingProblem:
         Z = self._draw_codes(int(n), rng)
         X = np.asarray(Z @ self.M.T.astype(np.float64))
         if self.config.noise > 0:
-            X += rng.standard_normal(X.shape) * (self.config.noise / np.sqrt(self.config.input_dim))
+            # drawn in the sample dtype: float32 draws are about twice as fast
+            noise_dtype = np.float32 if self.dtype == np.float32 else np.float64
+            xi = rng.standard_normal(X.shape, dtype=noise_dtype)
+            xi *= noise_dtype(self.config.noise / np.sqrt(self.config.input_dim))
+            X += xi
         y = np.sign(Z @ self.w_star.astype(np.float64))
         return Batch(X=np.ascontiguousarray(X, dtype=self.dtype),
                      y=np.ascontiguousarray(y, dtype=self.dtype), Z=Z)

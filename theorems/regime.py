@@ -52,15 +52,12 @@ class Regime:
 
 DEFAULT = Regime(
     name="default",
-    run=RunConfig(
-        data=DataConfig(input_dim=512, sparsity=12, noise=0.1, margin=1.0),
-        network=NetworkConfig(width=1536, threshold=0.35, init_scale=0.01),
-        train=TrainConfig(clean_steps=2000, adv_steps=3000, batch_size=512, step_size=0.5,
-                          adv_step_size=0.5, adv_tau=0.2, snapshot_every=250),
-        eval=EvalConfig(n_test=2048, taus=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3), pgd_steps=30,
-                        pgd_restarts=2),
-    ),
-    tau_star=0.15,
+    # RunConfig's defaults are this regime: d = 512, k = 12, σ = 0.1, m = 1536, θ = 0.35,
+    # float32, 2000 clean steps (η = 0.5), then 6000 FGM steps (η = 2) at training radius 0.2
+    run=RunConfig(eval=EvalConfig(n_test=2048, taus=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3))),
+    tau_star=0.15,  # clean-trained ≈ 0.57 robust, ideal ≈ 0.99, linear oracle ≈ 0.35 here
+    tau_star_linf=0.15,  # same dense-direction scale: τ∞* = 0.15/√512 ≈ 0.0066
+    baselines=BaselineConfig(),
 )
 
 QUICK = Regime(

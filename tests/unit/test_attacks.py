@@ -107,7 +107,7 @@ def test_pgd_finds_the_exact_worst_case_of_a_linear_model():
 def test_ideal_network_survives_small_radius_and_breaks_at_large():
     cfg = DataConfig(input_dim=64, sparsity=4, noise=0.0)
     P = SparseCodingProblem(cfg, stream(0, "problem"))
-    net = ideal_network(P, NetworkConfig(threshold=0.3))
+    net = ideal_network(P, NetworkConfig(threshold=0.3, dtype="float64"))
     b = P.sample(200, stream(0, "test_data"))
     clean, rows = robust_accuracy_table(net, P, b, [0.05, 3.0], "l2", AttackSettings(10, 1, 0.2),
                                         np.random.default_rng(0))

@@ -90,7 +90,7 @@ def test_ideal_network_closed_form():
     """Noise-free x = Mz: f = Σ_j w*_j z_j (1 − θ) when every |z_j| = 1."""
     cfg = DataConfig(input_dim=32, sparsity=4, noise=0.0)
     P = SparseCodingProblem(cfg, stream(0, "problem"))
-    net = ideal_network(P, NetworkConfig(threshold=0.3))
+    net = ideal_network(P, NetworkConfig(threshold=0.3, dtype="float64"))
     b = P.sample(100, stream(0, "test_data"))
     expected = (b.Z @ P.w_star) * 0.7
     np.testing.assert_allclose(net.decision_function(b.X), expected, atol=1e-10)

@@ -10,7 +10,7 @@ from simulator.rng import stream
 from simulator.training import TrainingDivergedError, train_adversarial, train_clean
 
 DATA = DataConfig(input_dim=32, sparsity=3, noise=0.05)
-NET = NetworkConfig(width=48, threshold=0.3, init_scale=0.1)
+NET = NetworkConfig(width=48, threshold=0.3, init_scale=0.1, dtype="float64")
 TRAIN = TrainConfig(clean_steps=150, adv_steps=60, batch_size=64, step_size=0.5,
                     adv_tau=0.2, snapshot_every=50, progress=False)
 
