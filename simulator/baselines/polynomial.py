@@ -1,0 +1,326 @@
+"""Degree-p polynomial models as polynomial-kernel machines (MODEL.md, claim 3).
+
+    f(x) = Σ_j α_j k(x_j, x),   k(x', x) = (c + ⟨x', x⟩/s)^p,
+
+on a fixed set of centres x_j (the first clean training points).  Whatever α is, f is a
+polynomial of degree p in x, so training α — cleanly or adversarially — explores degree-p
+polynomials (those in the span of the centres' kernel functions).  The input gradient is
+analytic:
+
+    ∇_x f(x) = (p/s) Σ_j α_j (c + ⟨x_j, x⟩/s)^{p−1} x_j.
+
+Training minimises the regularised logistic loss
+
+    L(α) = mean_n softplus(−y_n f(x̃_n)) + (λ/2)·αᵀ K α,   K = k(C, C),
+
+by damped Newton steps in α (the loss is convex in α because f is linear in α) over a
+finite training set x_1..x_N whose first n_centres points are the centres.  Clean training
+takes x̃_n = x_n.  Adversarial training alternates: FGM or PGD through the model's own input
+gradient moves each training point to x̃_n = x_n + δ_n at the training radius, then one Newton
+step on α descends the loss at the perturbed points, with a line search that re-attacks at
+each trial α so that the attacked objective decreases monotonically.  The centres stay the
+clean points, so f stays a polynomial of degree p.
+
+Choices: s = E‖x‖² makes ⟨x, x'⟩/s of order 1 for x' = x and small otherwise, so no degree's
+terms over- or underflow; c = 1 keeps every degree 0..p; λ·αᵀKα (the RKHS norm) keeps α
+finite on separable data and makes Newton well posed.  The model class is the span of the
+centres' kernel functions, not every degree-p polynomial: a trained model shows what this
+training reaches (its robust accuracy is a lower bound on the best degree-p polynomial's, not
+an upper bound), which is the claim's "whatever trains them" at one concrete trainer.
+
+Everything works in float64.  Evaluation uses (batch_size × n_centres) kernel blocks;
+training holds the (n_train × n_centres) kernel at the training points (twice during the
+adversarial line search) and the n_centres × n_centres Newton system.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.linalg
+
+from ..perturb import project, steepest_step
+from .linear import _check_norm, _check_radius, logistic_loss_and_slope
+
+
+def kernel_base(X, C, offset: float, scale: float) -> np.ndarray:
+    """B = c + X Cᵀ/s, shape (n_samples, n_centres): the kernel is B**p."""
+    B = X @ C.T
+    B *= 1.0 / scale
+    B += offset
+    return B
+
+
+class PolynomialKernelModel:
+    """f(x) = Σ_j α_j (c + ⟨x_j, x⟩/s)^p, with the attack protocol of :mod:`simulator.network`.
+
+    Parameters
+    ----------
+    centres : ndarray, shape (n_centres, input_dim)
+    alpha : ndarray, shape (n_centres,)
+    degree : int p ≥ 1
+    offset : c ≥ 0 (with c > 0 every degree up to p is present)
+    scale : s > 0
+    batch_size : rows per kernel block in evaluation
+    name : str
+
+    Attributes
+    ----------
+    history : dict phase -> ndarray of the training objective at each Newton step
+    seconds : wall time of training
+    """
+
+    def __init__(self, centres, alpha, *, degree: int, offset: float, scale: float,
+                 batch_size: int = 1024, name: str = "poly"):
+        C = np.ascontiguousarray(centres, dtype=np.float64)
+        alpha = np.ascontiguousarray(alpha, dtype=np.float64)
+        if C.ndim != 2 or alpha.shape != (C.shape[0],):
+            raise ValueError(f"The 'centres' and 'alpha' parameters of PolynomialKernelModel must "
+                             f"have shapes (n_centres, input_dim) and (n_centres,). Got "
+                             f"{C.shape} and {alpha.shape} instead.")
+        if not (np.all(np.isfinite(C)) and np.all(np.isfinite(alpha))):
+            raise ValueError("The 'centres' and 'alpha' parameters of PolynomialKernelModel must "
+                             "be finite. Got NaN or inf.")
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
+            raise ValueError(f"The 'degree' parameter of PolynomialKernelModel must be an int in "
+                             f"the range [1, inf). Got {degree!r} instead.")
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"The 'scale' parameter of PolynomialKernelModel must be a float in "
+                             f"the range (0, inf). Got {scale!r} instead.")
+        if not (np.isfinite(offset) and offset >= 0):
+            raise ValueError(f"The 'offset' parameter of PolynomialKernelModel must be a float in "
+                             f"the range [0, inf). Got {offset!r} instead.")
+        self.centres = C
+        self.alpha = alpha
+        self.degree = int(degree)
+        self.offset = float(offset)
+        self.scale = float(scale)
+        self.batch_size = int(batch_size)
+        self.name = name
+        self.history: dict = {}
+        self.seconds = 0.0
+
+    @property
+    def input_dim(self) -> int:
+        return self.centres.shape[1]
+
+    def _coerce(self, X):
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.input_dim:
+            raise ValueError(f"X must have shape (n_samples, {self.input_dim}). Got {X.shape}.")
+        return X
+
+    def kernel(self, X) -> np.ndarray:
+        """k(X, C), shape (n_samples, n_centres) (one block: mind the memory)."""
+        return kernel_base(self._coerce(X), self.centres, self.offset, self.scale) ** self.degree
+
+    def decision_function(self, X) -> np.ndarray:
+        """f(X), shape (n_samples,), float64."""
+        X = self._coerce(X)
+        out = np.empty(X.shape[0])
+        for s in range(0, X.shape[0], self.batch_size):
+            B = kernel_base(X[s:s + self.batch_size], self.centres, self.offset, self.scale)
+            out[s:s + self.batch_size] = (B ** self.degree) @ self.alpha
+        return out
+
+    def margin_gradient(self, X, y):
+        """(f, ∇_x(−y f)) with shapes (n_samples,), (n_samples, input_dim)."""
+        X = self._coerce(X)
+        y = np.asarray(y, dtype=np.float64)
+        p = self.degree
+        f = np.empty(X.shape[0])
+        G = np.empty_like(X)
+        for s in range(0, X.shape[0], self.batch_size):
+            sl = slice(s, s + self.batch_size)
+            B = kernel_base(X[sl], self.centres, self.offset, self.scale)
+            Bp1 = B ** (p - 1) if p > 1 else np.ones_like(B)
+            f[sl] = (Bp1 * B) @ self.alpha
+            Bp1 *= self.alpha[None, :]
+            G[sl] = Bp1 @ self.centres
+            G[sl] *= (-(p / self.scale) * y[sl])[:, None]
+        return f, G
+
+    def predict(self, X) -> np.ndarray:
+        return np.where(self.decision_function(X) > 0, 1.0, -1.0)
+
+
+# ----------------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------------
+
+
+def _objective(A, alpha, y, K, reg):
+    """L(α) = mean softplus(−y Aα) + (λ/2) αᵀKα, and the per-sample slopes σ(−y f)."""
+    u = -y * (A @ alpha)
+    loss, slope = logistic_loss_and_slope(u)
+    return float(loss.mean() + 0.5 * reg * alpha @ (K @ alpha)), slope
+
+
+def newton_direction(A, alpha, y, K, reg, jitter):
+    """The Newton direction of L(α) = mean softplus(−y Aα) + (λ/2) αᵀKα at fixed points.
+
+    Parameters
+    ----------
+    A : ndarray, shape (n_samples, n_centres), the kernel at the (possibly perturbed) points
+    alpha : ndarray, shape (n_centres,)
+    y : ndarray, shape (n_samples,)
+    K : ndarray, shape (n_centres, n_centres), the kernel between the centres
+    reg : λ > 0
+    jitter : added to the Hessian's diagonal (K is positive semi-definite only)
+
+    Returns
+    -------
+    direction (step is α − t·direction), L(α), the directional slope ⟨∇L, direction⟩ ≥ 0
+    """
+    n = A.shape[0]
+    value, slope = _objective(A, alpha, y, K, reg)
+    grad = A.T @ (-y * slope) / n + reg * (K @ alpha)
+    curv = slope * (1.0 - slope) / n  # softplus'' = σ(1 − σ)
+    H = (A * curv[:, None]).T @ A
+    H += reg * K
+    H.flat[::H.shape[0] + 1] += jitter
+    try:
+        direction = scipy.linalg.cho_solve(scipy.linalg.cho_factor(H, check_finite=False), grad,
+                                           check_finite=False)
+    except np.linalg.LinAlgError:  # pragma: no cover - the jitter keeps H positive definite
+        direction = np.linalg.lstsq(H, grad, rcond=None)[0]
+    return direction, value, float(grad @ direction)
+
+
+def _backtrack(objective, alpha, direction, value, slope, max_halvings=30):
+    """Armijo backtracking: the largest t = 2^-j with objective(α − t·d) ≤ L − 1e-4·t·slope.
+
+    ``objective`` returns (value, extra); returns (α_new, value_new, extra), or None when no
+    step decreases the objective (converged, or the direction is not a descent direction).
+    """
+    t = 1.0
+    for _ in range(max_halvings):
+        new = alpha - t * direction
+        new_value, extra = objective(new)
+        if new_value <= value - 1e-4 * t * slope:
+            return new, new_value, extra
+        t *= 0.5
+    return None
+
+
+def newton_step(A, alpha, y, K, reg, jitter):
+    """One damped Newton step on L(α) at fixed points (the clean fit).
+
+    Returns
+    -------
+    alpha_new, objective before, objective after
+    """
+    direction, value, slope = newton_direction(A, alpha, y, K, reg, jitter)
+    found = _backtrack(lambda a: _objective(A, a, y, K, reg), alpha, direction, value, slope)
+    if found is None:
+        return alpha, value, value
+    return found[0], value, found[1]
+
+
+def perturb_points(model: PolynomialKernelModel, X, y, radius, norm, steps):
+    """Training-time attack: ``steps`` projected steepest-ascent steps on −y f from δ = 0.
+
+    One step is FGM (a step of the full radius); more steps use Madry et al.'s step
+    2.5·r/steps, as in :func:`simulator.training.adversarial_examples`.  Unlike the
+    evaluation PGD this keeps perturbing samples that are already misclassified (their loss
+    still grows).
+    """
+    if radius == 0 or steps == 0:
+        return X
+    step = radius if steps == 1 else 2.5 * radius / steps
+    delta = np.zeros_like(X)
+    for _ in range(steps):
+        _, G = model.margin_gradient(X + delta, y)
+        delta += steepest_step(G, step, norm)
+        project(delta, radius, norm)
+    return X + delta
+
+
+def fit_polynomial(problem, *, degree: int, n_centres: int, n_train: int | None = None,
+                   offset: float, scale: float | None, reg: float, newton_steps: int,
+                   radius: float = 0.0, norm: str = "l2",
+                   adv_rounds: int = 0, attack_steps: int = 1, rng: np.random.Generator,
+                   batch_size: int = 1024, name: str | None = None) -> PolynomialKernelModel:
+    """Fit a degree-p polynomial-kernel model, cleanly and then (optionally) adversarially.
+
+    Parameters
+    ----------
+    problem : SparseCodingProblem
+    degree : p
+    n_centres : number of centres: the first ``n_centres`` clean training points
+    n_train : number of training points (≥ n_centres; None means n_centres).  More training
+        points than centres estimate the loss better at a cost linear in n_train, while the
+        Newton system stays n_centres × n_centres.
+    offset : c
+    scale : s; None uses E‖x‖² = k + σ², so that ⟨x, x⟩/s ≈ 1 and every degree contributes
+    reg : λ of the RKHS penalty (λ/2) αᵀKα
+    newton_steps : Newton steps of clean training (from α = 0)
+    radius, norm : adversarial training ball (radius in ``norm``); 0 disables
+    adv_rounds : alternations after the clean fit: attack the training points, then one
+        Newton step whose line search re-attacks at each trial α (stops early when no step
+        lowers the attacked objective)
+    attack_steps : steepest-ascent steps of the training attack (1 = FGM)
+    rng : draws the training points
+
+    Returns
+    -------
+    PolynomialKernelModel with ``history['clean']`` the objective before each clean Newton
+    step and ``history['adversarial']`` the attacked objective R(α) before each round and at
+    the end.
+    """
+    radius = _check_radius(radius, "fit_polynomial")
+    _check_norm(norm, "fit_polynomial")
+    cfg = problem.config
+    if scale is None:
+        scale = cfg.sparsity * (1.0 if cfg.value_law != "uniform" else 7.0 / 12.0) + cfg.noise ** 2
+    n_train = n_centres if n_train is None else int(n_train)
+    if n_train < n_centres:
+        raise ValueError(f"The 'n_train' parameter of fit_polynomial must be an int in the range "
+                         f"[n_centres={n_centres}, inf) or None. Got {n_train!r} instead.")
+    t0 = time.perf_counter()
+    batch = problem.sample(n_train, rng)
+    X = np.ascontiguousarray(batch.X, dtype=np.float64)
+    y = np.ascontiguousarray(batch.y, dtype=np.float64)
+    C = X[:n_centres]
+    A = kernel_base(X, C, offset, scale) ** degree
+    K = A[:n_centres]
+    # relative jitter: makes the Newton system positive definite without moving the solution
+    jitter = 1e-10 * float(np.mean(np.diag(K)))
+    alpha = np.zeros(n_centres)
+    clean = []
+    for _ in range(newton_steps):
+        alpha, before, after = newton_step(A, alpha, y, K, reg, jitter)
+        clean.append(before)
+        if before - after <= 1e-10 * before:  # converged: Newton is quadratic near the optimum
+            break
+    model = PolynomialKernelModel(C, alpha, degree=degree, offset=offset, scale=scale,
+                                  batch_size=batch_size, name=name or f"poly{degree}")
+    adv = []
+    if radius > 0 and adv_rounds > 0:
+
+        def attacked(a):
+            """R(α) = L(α) at the training attack's points for α, and their kernel block."""
+            trial = PolynomialKernelModel(C, a, degree=degree, offset=offset, scale=scale,
+                                          batch_size=batch_size)
+            Xa = perturb_points(trial, X, y, radius, norm, attack_steps)
+            A_a = kernel_base(Xa, C, offset, scale) ** degree
+            return _objective(A_a, a, y, K, reg)[0], A_a
+
+        value, A = attacked(model.alpha)
+        for _ in range(adv_rounds):
+            adv.append(value)
+            # Danskin: at the attack's points the fixed-point gradient is the robust one; the
+            # line search re-attacks at every trial α, so R itself decreases monotonically
+            # (a full Newton step at fixed points overshoots once the points move)
+            direction, _, slope = newton_direction(A, model.alpha, y, K, reg, jitter)
+            found = _backtrack(attacked, model.alpha, direction, value, slope, max_halvings=8)
+            if found is None:
+                break
+            model.alpha, value, A = found
+        adv.append(value)
+    if not np.all(np.isfinite(model.alpha)):
+        raise FloatingPointError("fit_polynomial diverged: α is not finite; raise reg.")
+    model.history = {"clean": np.array(clean), "adversarial": np.array(adv)}
+    model.seconds = time.perf_counter() - t0
+    return model
