@@ -217,7 +217,7 @@ def _new_manifest(grid: Grid, grid_text: str) -> dict:
         "schema": MANIFEST_SCHEMA, "created_at": _now(), "grid_file": grid.source,
         "grid_text": grid_text, "models": list(grid.models), "columns": grid.columns,
         "group_columns": grid.group_columns, "axes": {n: list(v) for n, v in grid.axes},
-        "per_input_dim": {n: list(v) for n, v in grid.per_d},
+        "per_input_dim": {n: list(v) for n, v in grid.per_d.items()},
         "cells": [{"cell_id": c.cell_id, "params": c.params} for c in grid.cells],
         "sessions": [],
     }

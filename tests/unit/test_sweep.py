@@ -57,7 +57,9 @@ def test_tiny_grid_expands_to_the_cartesian_product():
     assert c.config.eval.taus == (0.1, 0.3, 0.6, 1.0) and c.config.eval.norms == ("l2",)
     assert c.config.train.clean_steps == 40 and c.config.network.init_scale == 0.1
     assert c.models == ("ideal", "clean", "adversarial", "linear_oracle")
-    assert g.columns == ["input_dim", "sparsity", "width", "seed", "sparsity_exponent", "width_factor"]
+    assert g.columns == ["input_dim", "sparsity", "width", "seed", "sparsity_exponent", "width_factor",
+                         "train.adv_steps"]
+    assert [c.config.train.adv_steps for c in g.cells] == [20, 20, 16, 16]  # [grid.per_input_dim]
     assert g.group_columns == []  # only d and the seed vary
     assert len({c.cell_id for c in g.cells}) == 4
 
@@ -358,7 +360,7 @@ def test_pool_sweep_writes_records_and_the_table(pool_sweep):
     assert set(recs) == {c.cell_id for c in grid.cells}
     df = pd.read_csv(pool_sweep / "results.csv")
     assert list(df.columns) == ["cell_id", "input_dim", "sparsity", "width", "seed",
-                                "sparsity_exponent", "width_factor", "model", "norm", "tau",
+                                "sparsity_exponent", "width_factor", "train.adv_steps", "model", "norm", "tau",
                                 "radius", "attack", "clean_acc", "robust_acc"]
     attacks = set(df.attack)
     assert {"fgm", "pgd", "dense", "features", "ensemble"} <= attacks
@@ -573,7 +575,8 @@ def test_a_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
 
 def test_dask_local_cluster_gives_the_pool_results(pool_sweep, tmp_path):
     grid = tmp_path / "two.toml"
-    grid.write_text(TINY.read_text().replace("input_dim = [16, 24]", "input_dim = [16]"))
+    grid.write_text(TINY.read_text().replace("input_dim = [16, 24]", "input_dim = [16]")
+                    .replace('"train.adv_steps" = [20, 16]', '"train.adv_steps" = [20]'))
     out = tmp_path / "dask"
     assert main(["sweep", str(grid), "--out", str(out), "--local-cluster", "--workers", "2",
                  "--no-progress"]) == 0
