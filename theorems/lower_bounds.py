@@ -13,6 +13,7 @@ import math
 import time
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from simulator.attacks import robust_accuracy_table
 from simulator.baselines import LinearModel, fit_baseline
@@ -47,6 +48,7 @@ def baseline_rows(regime, seed: int, norm: str, kind: str, adversarial: bool) ->
                              tau=cfg.train.adv_tau if adversarial else 0.0, norm=norm, seed=seed,
                              config=regime.baselines)
         fit_seconds = time.perf_counter() - t
+        tqdm.write(f"  seed {seed} [{norm}]: {model.name} trained ({fit_seconds:.0f} s)")
         d = cfg.data.input_dim
         radii = [radius_in_norm(tau, norm, d) for tau in cfg.eval.taus]
         clean_acc, table = robust_accuracy_table(model, problem, test, radii, norm,

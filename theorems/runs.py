@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from simulator.data import SparseCodingProblem
 from simulator.experiment import evaluate_models, mixture_curve
@@ -68,6 +69,8 @@ def network_run(regime: Regime, seed: int, norm: str) -> NetworkRun:
     with thread_limit(cfg.threads):
         t0 = time.perf_counter()
         problem, W_init, clean = _clean(regime, seed)
+        tqdm.write(f"  seed {seed}: clean network trained ({clean.seconds:.0f} s); "
+                   f"{cfg.train.adv_attack} training in {norm} ({cfg.train.adv_steps} steps)…")
         adv = train_adversarial(clean.W, problem, cfg.network, cfg.train,
                                 stream(seed, "adv_data"), stream(seed, "attack"))
         t1 = time.perf_counter()
@@ -79,6 +82,8 @@ def network_run(regime: Regime, seed: int, norm: str) -> NetworkRun:
         }
         results = evaluate_models(models, problem, test, cfg, stream(seed, "attack"))
         t2 = time.perf_counter()
+        tqdm.write(f"  seed {seed} [{norm}]: adversarial training {adv.seconds:.0f} s, "
+                   f"evaluation {t2 - t1:.0f} s")
         skip = cfg.eval.mixture_skip
         nc = neuron_table(problem, clean.W, W_init, skip)
         na = neuron_table(problem, adv.W, W_init, skip)
