@@ -47,6 +47,14 @@ def finish(staging: Path, out: str | Path) -> Path:
     return out
 
 
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temp file ordinary permissions (mkstemp makes it 0600) and move it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)
@@ -54,7 +62,7 @@ def write_json(path: Path, data) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=2, default=_jsonable, allow_nan=True)
         fh.write("\n")
-    os.replace(tmp, path)
+    _publish(tmp, path)
 
 
 def write_csv(path: Path, frame) -> None:
@@ -63,7 +71,7 @@ def write_csv(path: Path, frame) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     frame.to_csv(tmp, index=False, float_format="%.10g")
-    os.replace(tmp, path)
+    _publish(tmp, path)
 
 
 def _jsonable(o):

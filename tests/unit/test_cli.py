@@ -38,6 +38,15 @@ def test_train_writes_every_file(run_dir):
     np.testing.assert_allclose(lin.radius, lin.tau / np.sqrt(24))
 
 
+def test_outputs_have_ordinary_permissions(run_dir):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("results.csv", "neurons.csv", "run.json"):
+        assert (run_dir / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
 def test_run_record_and_weights(run_dir):
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["status"] == "complete" and rec["seed"] == 7
