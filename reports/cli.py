@@ -106,7 +106,7 @@ def _print_train_summary(res, out) -> None:
     ens = df[df.attack == "ensemble"].pivot_table(index=["norm", "tau"], columns="model",
                                                    values="robust_acc")
     clean = df.groupby("model").clean_acc.first()
-    print(f"clean accuracy: " + ", ".join(f"{m} {v:.3f}" for m, v in clean.items()))
+    print("clean accuracy: " + ", ".join(f"{m} {v:.3f}" for m, v in clean.items()))
     print("robust accuracy (attack ensemble):")
     print(ens.to_string(float_format=lambda v: f"{v:.3f}"))
     for k, v in res.summary.items():

@@ -44,7 +44,6 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng):
     best_margin : ndarray (n_samples,), the smallest y f(x + δ) seen at any iterate
     best_delta : ndarray (n_samples, input_dim), the δ that reached it
     """
-    n = X.shape[0]
     best = _margin(model, X, y)
     best_delta = np.zeros_like(X)
     step = settings.pgd_step_rel * radius

@@ -344,9 +344,6 @@ class RunConfig(_ConfigMixin):
                           ("train", TrainConfig), ("eval", EvalConfig)):
             if not isinstance(getattr(self, name), cls):
                 raise _err("RunConfig", name, f"a {cls.__name__}", getattr(self, name))
-        if (self.train.adv_steps > 0 and self.train.adv_tau > 0 and self.train.adv_norm == "linf"
-                and self.train.adv_tau / math.sqrt(self.data.input_dim) <= 0):
-            raise ConfigError("The ℓ∞ training radius τ/√d underflows to 0.")  # pragma: no cover
 
 
 _SUBCONFIGS = {

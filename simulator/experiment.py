@@ -15,8 +15,7 @@ from .attacks import AttackSettings, robust_accuracy_table
 from .certify import certified_margin
 from .config import RunConfig
 from .data import SparseCodingProblem
-from .metrics import (clean_adv_decomposition, dense_mixture_share, neuron_table,
-                      top_energy_share, update_spectrum)
+from .metrics import dense_mixture_share, purification_measures
 from .network import ThresholdNetwork, ideal_network, init_weights
 from .perturb import radius_in_norm
 from .rng import stream
@@ -151,39 +150,10 @@ def run_experiment(cfg: RunConfig, *, on_phase=None) -> ExperimentResult:
 
         t = time.perf_counter()
         skip = cfg.eval.mixture_skip
-        nc = neuron_table(problem, clean.W, W_init, skip)
-        na = neuron_table(problem, adv.W, W_init, skip)
-        beta, ratio = clean_adv_decomposition(clean.W, adv.W)
-        neurons = {"neuron": nc["neuron"]}
-        for k, v in nc.items():
-            if k != "neuron":
-                neurons[f"clean_{k}"] = v
-        for k, v in na.items():
-            if k != "neuron":
-                neurons[f"adv_{k}"] = v
-        neurons["beta"] = beta
-        neurons["beta_ratio"] = ratio
-        res.neurons = neurons
-        res.spectrum = update_spectrum(clean.W, adv.W)
+        res.neurons, res.spectrum, res.summary = purification_measures(
+            problem, W_init, clean.W, adv.W, skip, cfg.eval.top_rank)
         res.curves = (mixture_curve(problem, clean.snapshots, "clean", skip, clean.losses)
                       + mixture_curve(problem, adv.snapshots, "adversarial", skip, adv.losses))
-        ideal_share = dense_mixture_share(problem.feature_coefficients(models["ideal"].W),
-                                          problem.w_star, skip)
-        med_c = float(np.median(nc["dense_mixture_share"]))
-        med_a = float(np.median(na["dense_mixture_share"]))
-        res.summary = {
-            "median_dense_mixture_share_clean": med_c,
-            "median_dense_mixture_share_adversarial": med_a,
-            "median_dense_mixture_share_ideal": float(np.median(ideal_share)),
-            "dense_mixture_reduction": med_c / med_a if med_a > 0 else float("inf"),
-            "median_purity_clean": float(np.median(nc["purity"])),
-            "median_purity_adversarial": float(np.median(na["purity"])),
-            "share_beta_ratio_above_1": float(np.mean(ratio > 1)),
-            "median_abs_corr_init_clean": float(np.median(np.abs(nc["corr_init"]))),
-            "median_abs_corr_init_adversarial": float(np.median(np.abs(na["corr_init"]))),
-            f"update_top{cfg.eval.top_rank}_energy_share": top_energy_share(res.spectrum,
-                                                                          cfg.eval.top_rank),
-        }
         timings["metrics"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
     return res

@@ -96,3 +96,41 @@ def neuron_table(problem, W, W_init=None, skip: int = 1) -> dict:
     if W_init is not None:
         out["corr_init"] = cosine_rows(np.asarray(W, np.float64), np.asarray(W_init, np.float64))
     return out
+
+
+def purification_measures(problem, W_init, W_clean, W_adv, skip: int = 1, top_rank: int = 5):
+    """Per-neuron table of both networks, the update spectrum and the scalar summary.
+
+    Returns
+    -------
+    neurons : dict of column arrays (clean_*, adv_*, beta, beta_ratio)
+    spectrum : singular values of W_adv − W_clean
+    summary : dict of scalar figures (medians, reduction, shares, correlations, energy)
+    """
+    nc = neuron_table(problem, W_clean, W_init, skip)
+    na = neuron_table(problem, W_adv, W_init, skip)
+    beta, ratio = clean_adv_decomposition(W_clean, W_adv)
+    spectrum = update_spectrum(W_clean, W_adv)
+    neurons = {"neuron": nc["neuron"]}
+    neurons.update({f"clean_{k}": v for k, v in nc.items() if k != "neuron"})
+    neurons.update({f"adv_{k}": v for k, v in na.items() if k != "neuron"})
+    neurons["beta"], neurons["beta_ratio"] = beta, ratio
+    ideal_W = (problem.M * problem.w_star[None, :]).T  # the ideal network's weights
+    ideal_share = dense_mixture_share(problem.feature_coefficients(ideal_W), problem.w_star, skip)
+    med_c = float(np.median(nc["dense_mixture_share"]))
+    med_a = float(np.median(na["dense_mixture_share"]))
+    summary = {
+        "median_dense_mixture_share_clean": med_c,
+        "median_dense_mixture_share_adversarial": med_a,
+        "median_dense_mixture_share_ideal": float(np.median(ideal_share)),
+        "dense_mixture_reduction": med_c / med_a if med_a > 0 else float("inf"),
+        "median_purity_clean": float(np.median(nc["purity"])),
+        "median_purity_adversarial": float(np.median(na["purity"])),
+        "share_beta_ratio_above_1": float(np.mean(ratio > 1)),
+        "median_abs_corr_init_clean": float(np.median(np.abs(nc["corr_init"]))),
+        "median_abs_corr_init_adversarial": float(np.median(np.abs(na["corr_init"]))),
+        "update_top_energy_share": top_energy_share(spectrum, top_rank),
+        "update_top1_energy_share": top_energy_share(spectrum, 1),
+        "corr_clean_adv_median": float(np.median(np.abs(cosine_rows(W_clean, W_adv)))),
+    }
+    return neurons, spectrum, summary

@@ -15,8 +15,7 @@ from tqdm.auto import tqdm
 
 from simulator.data import SparseCodingProblem
 from simulator.experiment import evaluate_models, mixture_curve
-from simulator.metrics import (clean_adv_decomposition, cosine_rows, dense_mixture_share,
-                               neuron_table, top_energy_share, update_spectrum)
+from simulator.metrics import purification_measures
 from simulator.network import ThresholdNetwork, ideal_network, init_weights
 from simulator.rng import stream
 from simulator.threads import thread_limit
@@ -85,32 +84,9 @@ def network_run(regime: Regime, seed: int, norm: str) -> NetworkRun:
         tqdm.write(f"  seed {seed} [{norm}]: adversarial training {adv.seconds:.0f} s, "
                    f"evaluation {t2 - t1:.0f} s")
         skip = cfg.eval.mixture_skip
-        nc = neuron_table(problem, clean.W, W_init, skip)
-        na = neuron_table(problem, adv.W, W_init, skip)
-        beta, ratio = clean_adv_decomposition(clean.W, adv.W)
-        spectrum = update_spectrum(clean.W, adv.W)
-        neurons = {"seed": np.full(len(beta), seed), "neuron": nc["neuron"]}
-        neurons.update({f"clean_{k}": v for k, v in nc.items() if k != "neuron"})
-        neurons.update({f"adv_{k}": v for k, v in na.items() if k != "neuron"})
-        neurons["beta"], neurons["beta_ratio"] = beta, ratio
-        med_c = float(np.median(nc["dense_mixture_share"]))
-        med_a = float(np.median(na["dense_mixture_share"]))
-        ideal_share = dense_mixture_share(problem.feature_coefficients(models["ideal"].W),
-                                          problem.w_star, skip)
-        summary = {
-            "median_dense_mixture_share_clean": med_c,
-            "median_dense_mixture_share_adversarial": med_a,
-            "median_dense_mixture_share_ideal": float(np.median(ideal_share)),
-            "dense_mixture_reduction": med_c / med_a if med_a > 0 else float("inf"),
-            "median_purity_clean": float(np.median(nc["purity"])),
-            "median_purity_adversarial": float(np.median(na["purity"])),
-            "share_beta_ratio_above_1": float(np.mean(ratio > 1)),
-            "median_abs_corr_init_clean": float(np.median(np.abs(nc["corr_init"]))),
-            "median_abs_corr_init_adversarial": float(np.median(np.abs(na["corr_init"]))),
-            "update_top_energy_share": top_energy_share(spectrum, cfg.eval.top_rank),
-            "update_top1_energy_share": top_energy_share(spectrum, 1),
-            "corr_clean_adv_median": float(np.median(np.abs(cosine_rows(clean.W, adv.W)))),
-        }
+        neurons, spectrum, summary = purification_measures(problem, W_init, clean.W, adv.W, skip,
+                                                           cfg.eval.top_rank)
+        neurons = {"seed": np.full(len(neurons["neuron"]), seed), **neurons}
         curves = (mixture_curve(problem, clean.snapshots, "clean", skip, clean.losses)
                   + mixture_curve(problem, adv.snapshots, "adversarial", skip, adv.losses))
         run = NetworkRun(seed=seed, norm=norm, problem=problem, W_init=W_init, W_clean=clean.W,
