@@ -85,3 +85,39 @@ def test_feature_coefficients_recover_codes():
     W = np.random.default_rng(0).standard_normal((5, 32))
     C = P.feature_coefficients(W)
     np.testing.assert_allclose(C @ P.M.T, W, atol=1e-10)  # exact reconstruction, min norm
+
+
+@pytest.mark.parametrize("D,k", [(64, 6), (8, 7.5), (5, 5)])
+def test_active_positions_are_iid_bernoulli(D, k):
+    """The geometric-gap sampler has the law of one Bernoulli(k/D) per cell.
+
+    Checked against that law's exact moments: the per-cell rate, the per-row count's
+    Binomial(D, p) variance, and no correlation between neighbouring cells.
+    """
+    P = make(input_dim=D, sparsity=k)
+    n_rows = 20000
+    r, c = P._active_positions(n_rows, stream(5, "train_data"))
+    mask = np.zeros((n_rows, D), dtype=bool)
+    mask[r, c] = True
+    assert mask.sum() == r.size  # no position drawn twice
+    p = k / D
+    if p == 1.0:
+        assert mask.all()
+        return
+    N = n_rows * D
+    assert abs(mask.mean() - p) < 5 * np.sqrt(p * (1 - p) / N)
+    counts = mask.sum(axis=1)
+    var = D * p * (1 - p)
+    assert abs(counts.var() - var) < 5 * var * np.sqrt(2 / n_rows) + 1e-9
+    flat = mask.ravel().astype(float)
+    lag1 = np.mean((flat[:-1] - p) * (flat[1:] - p)) / (p * (1 - p))
+    assert abs(lag1) < 5 / np.sqrt(N)
+
+
+def test_sample_codes_draws_what_sample_draws_without_noise():
+    P = make(noise=0.0)
+    a = P.sample(300, stream(6, "train_data"))
+    b = P.sample_codes(300, stream(6, "train_data"))
+    assert b.X is None and len(b) == 300
+    np.testing.assert_array_equal(a.y, b.y)
+    assert (a.Z != b.Z).nnz == 0
