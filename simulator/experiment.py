@@ -76,15 +76,21 @@ def certified_accuracies(model, test, radii, norm) -> list | None:
     return [float(np.mean(m > 0)) for m in M]
 
 
-def evaluate_models(models: dict, problem, test, cfg: RunConfig, rng) -> list:
-    """Robust-accuracy rows for each model × norm × τ × attack (and ``certified`` rows)."""
+def evaluate_models(models: dict, problem, test, cfg: RunConfig, rng, standalone_taus=None) -> list:
+    """Robust-accuracy rows for each model × norm × τ × attack (and ``certified`` rows).
+
+    ``standalone_taus``: the τ at which PGD's own robust accuracy is reported (None: all);
+    elsewhere PGD runs only where the ensemble needs it.
+    """
     rows = []
     d = cfg.data.input_dim
     for name, model in models.items():
         for norm in cfg.eval.norms:
             radii = [radius_in_norm(t, norm, d) for t in cfg.eval.taus]
+            standalone = None if standalone_taus is None else [
+                radius_in_norm(t, norm, d) for t in standalone_taus]
             clean_acc, table = robust_accuracy_table(model, problem, test, radii, norm,
-                                                     attack_settings(cfg), rng)
+                                                     attack_settings(cfg), rng, standalone)
             tau_of = dict(zip(radii, cfg.eval.taus))
             for r in table:
                 rows.append({"model": name, "norm": norm, "tau": tau_of[r["radius"]],

@@ -52,7 +52,8 @@ def baseline_rows(regime, seed: int, norm: str, kind: str, adversarial: bool) ->
         d = cfg.data.input_dim
         radii = [radius_in_norm(tau, norm, d) for tau in cfg.eval.taus]
         clean_acc, table = robust_accuracy_table(model, problem, test, radii, norm,
-                                                 attack_settings(cfg), stream(seed, "attack"))
+                                                 attack_settings(cfg), stream(seed, "attack"),
+                                                 standalone_radii=())
         tau_of = dict(zip(radii, cfg.eval.taus))
         name = model.name
         rows = [{"seed": seed, "model": name, "norm": norm, "tau": tau_of[r["radius"]],

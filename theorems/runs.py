@@ -79,7 +79,9 @@ def network_run(regime: Regime, seed: int, norm: str) -> NetworkRun:
             "clean": ThresholdNetwork.from_config(clean.W, cfg.network, name="clean"),
             "adversarial": ThresholdNetwork.from_config(adv.W, cfg.network, name="adversarial"),
         }
-        results = evaluate_models(models, problem, test, cfg, stream(seed, "attack"))
+        # PGD's stand-alone figure is read only at τ* (fgm_robust reports it there)
+        results = evaluate_models(models, problem, test, cfg, stream(seed, "attack"),
+                                  standalone_taus=(regime.tau_for(norm),))
         t2 = time.perf_counter()
         tqdm.write(f"  seed {seed} [{norm}]: adversarial training {adv.seconds:.0f} s, "
                    f"evaluation {t2 - t1:.0f} s")

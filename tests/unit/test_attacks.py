@@ -114,3 +114,30 @@ def test_ideal_network_survives_small_radius_and_breaks_at_large():
     ens = [r["robust_acc"] for r in rows if r["attack"] == "ensemble"]
     # y f ≥ 0.7 and ‖∇f‖ ≤ √(#active)... at r = 0.05 nothing flips; at r = 3 everything does
     assert clean == 1.0 and ens[0] == 1.0 and ens[1] == 0.0
+
+
+@settings(deadline=None, max_examples=10)
+@given(seed=st.integers(0, 2**31), norm=st.sampled_from(["l2", "linf"]))
+def test_pgd_on_survivors_only_gives_the_same_ensemble(seed, norm):
+    """Skipping PGD on samples the ensemble already broke changes no ensemble figure.
+
+    Without random restarts PGD is deterministic per sample, so running it on every sample
+    (stand-alone rows at every radius) and only on survivors must agree exactly.
+    """
+    P, net, b = setup(seed)
+    radii = [radius_in_norm(t, norm, 24) for t in (0.0, 0.1, 0.3, 0.6, 1.0)]
+    s = AttackSettings(5, 0, 0.3)
+    _, full = robust_accuracy_table(net, P, b, radii, norm, s, np.random.default_rng(seed))
+    _, lean = robust_accuracy_table(net, P, b, radii, norm, s, np.random.default_rng(seed),
+                                    standalone_radii=())
+    ens = lambda rows: [r["robust_acc"] for r in rows if r["attack"] == "ensemble"]  # noqa: E731
+    assert ens(full) == ens(lean)
+    assert {r["attack"] for r in lean} == {"fgm", "dense", "features", "ensemble"}
+    assert len([r for r in full if r["attack"] == "pgd"]) == len(radii)
+
+
+def test_radii_must_ascend():
+    P, net, b = setup(0)
+    with pytest.raises(ValueError, match="'radii' parameter of robust_accuracy_table"):
+        robust_accuracy_table(net, P, b, [0.2, 0.1], "l2", AttackSettings(2, 0, 0.3),
+                              np.random.default_rng(0))
