@@ -88,6 +88,14 @@ PACKAGES = ("numpy", "scipy", "numba", "llvmlite", "pandas", "matplotlib", "tqdm
             "threadpoolctl", "hypothesis", "pytest")
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
 def environment() -> dict:
     """Package versions, BLAS, Python and machine facts for run records."""
     versions = {}

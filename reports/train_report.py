@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outdir import environment, write_csv, write_json
+from .outdir import environment, peak_rss_mib, write_csv, write_json
 
 RESULT_COLUMNS = ["model", "norm", "tau", "radius", "attack", "clean_acc", "robust_acc"]
 
@@ -26,6 +26,7 @@ def run_record(res, status: str, threads: int, argv=None) -> dict:
         "config": res.config.to_dict(),
         "threads": threads,
         "timings_seconds": res.timings,
+        "peak_rss_mib": peak_rss_mib(),
         "summary": res.summary,
         "environment": environment(),
         "argv": list(argv) if argv is not None else None,

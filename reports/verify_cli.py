@@ -93,7 +93,7 @@ def cmd_verify(args) -> int:
 
 def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status):
     """summary.csv, figures, REPORT.md and run.json for the checks finished so far."""
-    from .outdir import environment
+    from .outdir import environment, peak_rss_mib
 
     summary = write_summary(staging, results)
     figures = _figures(staging, regime, norms) if results else {}
@@ -104,6 +104,7 @@ def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, 
         "tau_star": {n: regime.tau_for(n) for n in norms}, "seeds": seeds, "claims": claims, "norms": norms,
         "config": regime.run.to_dict(), "baselines": regime.baselines.to_dict(), "threads": threads,
         "timings_seconds": {f"{r.claim}[{r.norm}]": r.seconds for r in results} | {"total": info["seconds"]},
+        "peak_rss_mib": peak_rss_mib(),
         "environment": environment(),
     })
     return summary

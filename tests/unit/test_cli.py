@@ -1,6 +1,7 @@
 """``fpsim train`` end to end on a tiny regime: files, columns, refusal to overwrite, errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,12 @@ def test_run_record_and_weights(run_dir):
     assert rec["config"]["data"]["input_dim"] == 24
     assert rec["environment"]["packages"]["numpy"] == np.__version__
     assert rec["threads"] >= 1 and rec["timings_seconds"]["total"] > 0
+    # the run was in this process: its recorded peak cannot exceed the kernel's high-water mark now
+    status = Path("/proc/self/status")
+    if status.exists():
+        hwm_kib = int(next(line for line in status.read_text().splitlines()
+                           if line.startswith("VmHWM")).split()[1])
+        assert 20 < rec["peak_rss_mib"] <= hwm_kib / 1024
     with np.load(run_dir / "weights.npz", allow_pickle=False) as w:
         assert set(w.files) == {"W_init", "W_clean", "W_adv", "M", "w_star"}
         assert w["W_clean"].shape == (32, 24)
