@@ -127,7 +127,9 @@ def run_cell(cfg: RunConfig, models: Sequence[str], baseline: Mapping | None = N
         test = problem.sample(cfg.eval.n_test, stream(seed, "test_data"))
         for name, model in built.items():
             t = time.perf_counter()
-            res.rows += evaluate_models({name: model}, problem, test, cfg, attack_rng(seed, name))
+            # only the ensemble enters τ_c: PGD runs just where the ensemble needs it
+            res.rows += evaluate_models({name: model}, problem, test, cfg, attack_rng(seed, name),
+                                        standalone_taus=())
             res.timings[f"evaluation_{name}"] = time.perf_counter() - t
 
         skip = cfg.eval.mixture_skip

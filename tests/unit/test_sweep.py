@@ -363,7 +363,7 @@ def test_pool_sweep_writes_records_and_the_table(pool_sweep):
                                 "sparsity_exponent", "width_factor", "train.adv_steps", "model", "norm", "tau",
                                 "radius", "attack", "clean_acc", "robust_acc"]
     attacks = set(df.attack)
-    assert {"fgm", "pgd", "dense", "features", "ensemble"} <= attacks
+    assert {"fgm", "dense", "features", "ensemble"} <= attacks  # PGD only inside the ensemble
     assert len(df) == 4 * 4 * 1 * 4 * len(attacks)  # cells × models × norms × taus × attacks
     assert set(df.model) == {"ideal", "clean", "adversarial", "linear_oracle"}
     for cell in grid.cells:
