@@ -22,6 +22,17 @@ def logistic_backward_inplace(H, b, y, f_out, loss_out, coef_out):
     H[:] = np.where(active, g[:, None], 0.0)
 
 
+def logistic_active_units(H, b, y, f_out, loss_out, coef_out, units_out, count_out):
+    """Twin of :func:`simulator.kernels.network.logistic_active_units`."""
+    P = H.copy()
+    logistic_backward_inplace(P, b, y, f_out, loss_out, coef_out)
+    active = np.abs(H) > b[None, :]
+    for r in range(H.shape[0]):
+        units = np.flatnonzero(active[r])
+        units_out[r, :units.size] = units
+        count_out[r] = units.size
+
+
 def margin_backward_inplace(H, b, y, f_out):
     """Twin of :func:`simulator.kernels.network.margin_backward_inplace`."""
     active = np.abs(H) > b[None, :]
@@ -33,3 +44,13 @@ def margin_backward_inplace(H, b, y, f_out):
 def row_norms(W, out):
     """Twin of :func:`simulator.kernels.network.row_norms`."""
     out[:] = np.sqrt((W.astype(np.float64) ** 2).sum(axis=1))
+
+
+def active_product(P, W, out):
+    """Twin of :func:`simulator.kernels.network.active_product`."""
+    out[:] = P @ W
+
+
+def active_transpose_product(P, X, alpha, out):
+    """Twin of :func:`simulator.kernels.network.active_transpose_product`."""
+    out[:] = alpha * (P.T @ X)

@@ -62,6 +62,35 @@ def test_logistic_backward_inplace(dtype, data):
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(deadline=None)
 @given(data=st.data())
+def test_logistic_active_units(dtype, data):
+    """The twin, and the in-place kernel: P = coef on the listed units, 0 elsewhere."""
+    H, b, y = data.draw(layer(dtype))
+    H *= dtype(data.draw(st.sampled_from([1.0, 30.0])))
+    n, m = H.shape
+    outs = {}
+    for name, mod in (("kernel", K), ("twin", R)):
+        f, loss, coef = np.empty(n), np.empty(n), np.empty(n)
+        units, count = np.full((n, m), -1, np.int32), np.empty(n, np.int64)
+        mod.logistic_active_units(H, b, y, f, loss, coef, units, count)
+        outs[name] = (f, loss, coef, units, count)
+    tol = twin_atol(dtype, np.abs(H).sum(1).max())
+    (fk, lk, ck, uk, nk), (fr, lr, cr, ur, nr) = outs["kernel"], outs["twin"]
+    np.testing.assert_allclose(fk, fr, rtol=0, atol=tol)
+    np.testing.assert_allclose(lk, lr, rtol=1e-6, atol=tol)
+    np.testing.assert_allclose(ck, cr, rtol=1e-6, atol=tol)
+    np.testing.assert_array_equal(nk, nr)
+    P = H.copy()
+    K.logistic_backward_inplace(P, b, y, np.empty(n), np.empty(n), np.empty(n))
+    for r in range(n):
+        np.testing.assert_array_equal(uk[r, :nk[r]], ur[r, :nr[r]])
+        rebuilt = np.zeros(m, dtype)
+        rebuilt[uk[r, :nk[r]]] = ck[r]
+        np.testing.assert_array_equal(rebuilt, P[r])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(deadline=None)
+@given(data=st.data())
 def test_margin_backward_inplace(dtype, data):
     H, b, y = data.draw(layer(dtype))
     Hk, Hr = H.copy(), H.copy()
@@ -92,3 +121,44 @@ def test_threshold_kink_is_inactive():
     K.margin_backward_inplace(H, b, y, f)
     np.testing.assert_allclose(f, [0.1])
     np.testing.assert_array_equal(H, [[0.0, 0.0, -1.0]])
+
+
+@st.composite
+def coefficients(draw, dtype):
+    """P (n, m) with a share of zeros (inactive units), and a dense matrix of either side.
+
+    Widths past 64 span several of active_transpose_product's blocks of units.
+    """
+    n = draw(st.integers(1, 9))
+    m = draw(st.one_of(st.integers(1, 9), st.sampled_from([64, 65, 130])))
+    d = draw(st.integers(1, 9))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    active = rng.random((n, m)) < draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+    P = np.where(active, rng.standard_normal((n, m)), 0.0).astype(dtype)
+    return P, rng.standard_normal((m, d)).astype(dtype), rng.standard_normal((n, d)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(deadline=None)
+@given(data=st.data())
+def test_active_product(dtype, data):
+    P, W, _ = data.draw(coefficients(dtype))
+    a = np.full((P.shape[0], W.shape[1]), np.nan, dtype)
+    r = np.empty_like(a)
+    K.active_product(P, W, a)
+    R.active_product(P, W, r)
+    scale = (np.abs(P) @ np.abs(W)).max()
+    np.testing.assert_allclose(a, r, rtol=0, atol=twin_atol(dtype, scale))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(deadline=None)
+@given(data=st.data(), alpha=st.sampled_from([1.0, 0.125]))
+def test_active_transpose_product(dtype, data, alpha):
+    P, _, X = data.draw(coefficients(dtype))
+    a = np.full((P.shape[1], X.shape[1]), np.nan, dtype)
+    r = np.empty_like(a)
+    K.active_transpose_product(P, X, dtype(alpha), a)
+    R.active_transpose_product(P, X, dtype(alpha), r)
+    scale = alpha * (np.abs(P).T @ np.abs(X)).max()
+    np.testing.assert_allclose(a, r, rtol=0, atol=twin_atol(dtype, scale))

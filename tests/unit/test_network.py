@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from simulator.config import DataConfig, NetworkConfig
 from simulator.data import SparseCodingProblem
 from simulator.network import (ThresholdNetwork, ideal_network, init_weights, loss_and_gradient,
-                               thresholds)
+                               margin_gradient, thresholds)
 from simulator.rng import stream
-from tests.tolerances import FD_RTOL
+from tests.tolerances import FD_RTOL, twin_atol
 
 
 def rand_net(seed, d=6, m=5, theta=0.3, dtype=np.float64):
@@ -110,3 +110,26 @@ def test_init_scale_and_dtype():
 def test_bad_weights(W, message):
     with pytest.raises(ValueError, match=message):
         ThresholdNetwork(W)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("theta", [0.0, 0.3, 0.9])
+def test_active_unit_products_equal_blas(dtype, theta):
+    """The backward products over the active units only give BLAS's result up to rounding."""
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((40, 12)).astype(dtype)
+    X = rng.standard_normal((30, 12)).astype(dtype)
+    y = rng.choice(np.array([-1.0, 1.0], dtype=dtype), 30)
+    b = thresholds(W, "relative", theta, 0.0)
+    loss_a, grad_a, f_a = loss_and_gradient(W, b, X, y, skip_inactive=True)
+    loss_b, grad_b, f_b = loss_and_gradient(W, b, X, y, skip_inactive=False)
+    assert loss_a == loss_b
+    np.testing.assert_array_equal(f_a, f_b)
+    np.testing.assert_allclose(grad_a, grad_b, rtol=0, atol=twin_atol(dtype, np.abs(X).max()))
+    net = ThresholdNetwork(W, threshold=theta)
+    fa, Ga = margin_gradient(W, b, X, y, skip_inactive=True)
+    fb, Gb = margin_gradient(W, b, X, y, skip_inactive=False)
+    np.testing.assert_array_equal(fa, fb)
+    np.testing.assert_allclose(Ga, Gb, rtol=0, atol=twin_atol(dtype, np.abs(W).sum(0).max()))
+    np.testing.assert_allclose(net.margin_gradient(X, y)[1], Gb, rtol=0,
+                               atol=twin_atol(dtype, np.abs(W).sum(0).max()))
