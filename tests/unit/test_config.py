@@ -32,12 +32,18 @@ INVALID = [
     ("batch<1", TrainConfig, dict(batch_size=0), "'batch_size' parameter of TrainConfig"),
     ("attack", TrainConfig, dict(adv_attack="cw"), "'adv_attack' parameter of TrainConfig must be one of {'fgm', 'pgd'}"),
     ("progress", TrainConfig, dict(progress="yes"), "'progress' parameter of TrainConfig must be a bool"),
+    ("feature-path", TrainConfig, dict(feature_path="yes"),
+     "'feature_path' parameter of TrainConfig must be one of {'auto', 'on', 'off'}. Got 'yes'"),
     ("eval-tau<0", EvalConfig, dict(taus=(0.1, -0.2)), "'taus[1]' parameter of EvalConfig must be a float in the range [0, inf). Got -0.2"),
     ("eval-taus-empty", EvalConfig, dict(taus=()), "'taus' parameter of EvalConfig must be a sequence of at least 1"),
     ("eval-norm", EvalConfig, dict(norms=("l1",)), "'norms[0]' parameter of EvalConfig must be one of {'l2', 'linf'}"),
     ("seed<0", RunConfig, dict(seed=-1), "'seed' parameter of RunConfig must be an int in the range [0,"),
     ("threads", RunConfig, dict(threads=0), "'threads' parameter of RunConfig"),
     ("sub-type", RunConfig, dict(data={"input_dim": 4}), "'data' parameter of RunConfig must be a DataConfig"),
+    ("feature-path-noisy", RunConfig, dict(train=TrainConfig(feature_path="on")),
+     "'feature_path' parameter of TrainConfig can be 'on' only for noiseless data (data.noise == 0) "
+     "with a unitary dictionary (data.n_features None or equal to input_dim). Got noise=0.1 and "
+     "n_features=None (input_dim=512) instead"),
 ]
 
 
