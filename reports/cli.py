@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         prog="fpsim",
         description="Reference simulator for 'Feature Purification: How Adversarial Training "
                     "Performs Robust Deep Learning' (Allen-Zhu & Li): train, verify the paper's "
-                    "claims, sweep parameters.",
+                    "claims, sweep parameters, benchmark the kernels.",
         epilog="exit codes: 0 success; 1 a check or cell failed; 2 bad input; 3 training "
                "diverged; 130 interrupted")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
 
 def _register_extra_commands(sub) -> None:
     """Commands defined in other modules register themselves here."""
-    for modname in ("reports.verify_cli", "reports.sweep_cli"):
+    for modname in ("reports.verify_cli", "reports.sweep_cli", "reports.bench_cli"):
         try:
             mod = __import__(modname, fromlist=["register"])
         except ModuleNotFoundError as exc:
