@@ -132,5 +132,7 @@ def purification_measures(problem, W_init, W_clean, W_adv, skip: int = 1, top_ra
         "update_top_energy_share": top_energy_share(spectrum, top_rank),
         "update_top1_energy_share": top_energy_share(spectrum, 1),
         "corr_clean_adv_median": float(np.median(np.abs(cosine_rows(W_clean, W_adv)))),
+        # "purifies instead of learning new features": the neuron keeps its strongest feature
+        "share_same_top_feature": float(np.mean(nc["top_feature"] == na["top_feature"])),
     }
     return neurons, spectrum, summary

@@ -9,7 +9,8 @@ the update W_adv − W_clean is close to low rank.
 
 Measured, per seed: median dense-mixture share of clean and adversarial neurons and their
 ratio; the share of neurons with ‖β w_adv‖/‖v‖ > 1; the median |cos(w, w_init)| of both;
-the share of the energy of W_adv − W_clean in its top r singular values (reported).
+the share of the energy of W_adv − W_clean in its top r singular values, the median
+|cos(w_clean, w_adv)| and the share of neurons whose strongest feature is unchanged (reported).
 
 Pass: reduction ≥ 3×; share with ‖β w_adv‖ > ‖v‖ above 1/2; both median correlations ≤ 0.2.
 """
@@ -40,6 +41,9 @@ def run(regime, seeds=(0, 1, 2), norm="l2") -> CheckResult:
         Quantity(f"update_top{r_top}_energy_share", [s["update_top_energy_share"] for s in S], None, "both"),
         Quantity("median_purity_clean", [s["median_purity_clean"] for s in S], None, "clean"),
         Quantity("median_purity_adv", [s["median_purity_adversarial"] for s in S], None, "adversarial"),
+        # ‖β w_adv‖ > ‖v‖ is |cos(w_clean, w_adv)| > 1/√2: the median cosine shows how far off
+        Quantity("median_abs_cos_clean_adv", [s["corr_clean_adv_median"] for s in S], None, "both"),
+        Quantity("share_same_top_feature", [s["share_same_top_feature"] for s in S], None, "both"),
     ]
     details = pd.concat([pd.DataFrame(r.neurons) for r in runs], ignore_index=True)
     return CheckResult(CLAIM, norm, regime.tau_for(norm), list(seeds), q, details)
