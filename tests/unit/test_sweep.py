@@ -70,7 +70,8 @@ def test_default_scaling_grid_is_valid():
     by_d = {c.params["input_dim"]: c for c in g.cells}
     assert {d: c.params["sparsity"] for d, c in by_d.items()} == {128: 7, 256: 9, 512: 12, 1024: 16}
     assert all(c.config.network.width == 2 * c.config.data.input_dim for c in g.cells)
-    assert by_d[1024].config.train.clean_steps < by_d[128].config.train.clean_steps
+    # one training budget at every d, so that the budget does not bend the fitted slopes
+    assert len({(c.config.train.clean_steps, c.config.train.adv_steps) for c in g.cells}) == 1
     assert g.group_columns == []  # one exponent per model and norm
 
 
