@@ -108,7 +108,7 @@ def _error(name, allowed, value):
 
 def fit_baseline(kind: str, problem, net_cfg, *, adversarial: bool, tau: float = 0.0,
                  norm: str = "l2", seed: int | None = None, rng: np.random.Generator | None = None,
-                 config: BaselineConfig | None = None, W_init=None):
+                 config: BaselineConfig | None = None, W_init=None, clean=None):
     """Build and train one lower-bound model, cleanly or adversarially.
 
     Parameters
@@ -126,6 +126,12 @@ def fit_baseline(kind: str, problem, net_cfg, *, adversarial: bool, tau: float =
         ``seed`` and ``rng``.
     config : BaselineConfig (None = defaults)
     W_init : optional W0 for the NTK (overrides the draw), shape (width, input_dim)
+    clean : optional, the model this function returned for the same kind, problem, net_cfg,
+        seed (or generator state), config and W_init with ``adversarial=False`` (or with
+        another norm).  The polynomial and NTK fits then take its clean phase instead of
+        repeating it; the result is identical (:mod:`simulator.baselines.reuse`), and a
+        ``clean`` model that does not match raises ValueError.  The linear models' fits have
+        no clean phase to share: ``clean`` is not used for them.
 
     Returns
     -------
@@ -182,10 +188,10 @@ def fit_baseline(kind: str, problem, net_cfg, *, adversarial: bool, tau: float =
                               newton_steps=config.poly_newton_steps, radius=radius, norm=norm,
                               adv_rounds=config.poly_adv_rounds,
                               attack_steps=config.poly_attack_steps, rng=data_rng,
-                              batch_size=config.eval_batch_size, name=name)
+                              batch_size=config.eval_batch_size, name=name, clean=clean)
     model = fit_ntk(problem, W_init, net_cfg, steps=config.ntk_steps,
                     batch_size=config.ntk_batch_size, step_size=config.ntk_step_size,
                     adv_steps=config.ntk_adv_steps, adv_step_size=config.ntk_adv_step_size,
-                    radius=radius, norm=norm, rng=data_rng, name=name)
+                    radius=radius, norm=norm, rng=data_rng, name=name, clean=clean)
     model.batch_size = config.eval_batch_size
     return model

@@ -1,5 +1,6 @@
 """The lower-bound models of claim 3: exact linear robustness, gradients, polynomial and NTK
-identities, the NTK kernels against their numpy twins, training, and argument validation."""
+identities, training, and argument validation (the NTK kernels against their numpy twins:
+tests/property/test_ntk_kernels.py)."""
 
 import itertools
 import math
@@ -16,12 +17,10 @@ from simulator.baselines import (BaselineConfig, LinearModel, NTKModel, Polynomi
 from simulator.baselines.polynomial import perturb_points
 from simulator.config import ConfigError, DataConfig, NetworkConfig
 from simulator.data import SparseCodingProblem
-from simulator.kernels import ntk as K
 from simulator.network import ThresholdNetwork, decision_function, init_weights
 from simulator.perturb import radius_in_norm, random_in_ball
-from simulator.reference import ntk as R
 from simulator.rng import stream
-from tests.tolerances import FD_RTOL, twin_atol
+from tests.tolerances import FD_RTOL
 
 # every threshold of this module
 EXACT_RTOL = 1e-12  # closed form vs the same maths evaluated at the worst δ
@@ -185,6 +184,40 @@ def test_polynomial_model_equals_its_explicit_expansion(seed, p, c, s):
                                atol=POLY_RTOL * max(scale, 1.0))
 
 
+@pytest.mark.parametrize("p", [1, 2])
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**31), c=st.floats(0.0, 2.0), s=st.floats(0.3, 5.0))
+def test_polynomial_quadratic_form_equals_the_kernel_sum(p, seed, c, s):
+    """For p ≤ 2 the model evaluates its expanded quadratic form: same f and ∇f as the sum."""
+    rng = np.random.default_rng(seed)
+    C, alpha = rng.standard_normal((30, 6)), rng.standard_normal(30)
+    model = PolynomialKernelModel(C, alpha, degree=p, offset=c, scale=s)
+    X, y = rng.standard_normal((11, 6)), rng.choice([-1.0, 1.0], 11)
+    B = c + X @ C.T / s
+    f_sum = B ** p @ alpha
+    G_sum = -(p / s) * y[:, None] * ((B ** (p - 1) * alpha) @ C)
+    f, G = model.margin_gradient(X, y)
+    scale = np.abs(alpha) @ np.abs(B).T ** p
+    np.testing.assert_allclose(f, f_sum, rtol=0, atol=POLY_RTOL * scale.max())
+    np.testing.assert_allclose(model.decision_function(X), f, rtol=0, atol=0)
+    gscale = (np.abs(alpha) @ np.abs(C)).max() * (np.abs(B).max() ** (p - 1)) * p / s
+    np.testing.assert_allclose(G, G_sum, rtol=0, atol=POLY_RTOL * gscale)
+
+
+def test_polynomial_alpha_is_read_only_and_reassigning_it_refreshes_the_model():
+    rng = np.random.default_rng(0)
+    C, alpha = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    model = PolynomialKernelModel(C, alpha, degree=2, offset=1.0, scale=3.0)
+    X = rng.standard_normal((4, 3))
+    before = model.decision_function(X)
+    alpha[0] += 1.0  # the model keeps its own copy
+    np.testing.assert_array_equal(model.decision_function(X), before)
+    with pytest.raises(ValueError, match="read-only"):
+        model.alpha[0] = 0.0
+    model.alpha = 2 * model.alpha  # f is linear in α
+    np.testing.assert_allclose(model.decision_function(X), 2 * before, rtol=1e-13)
+
+
 def test_polynomial_model_has_degree_exactly_p_along_lines():
     """The (p+1)-th finite difference along a line vanishes; the p-th does not."""
     rng = np.random.default_rng(3)
@@ -288,6 +321,31 @@ def test_ntk_in_float32_follows_float64():
     assert f32.dtype == np.float64 and G32.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("threshold", [0.0, 0.35, 0.9])  # all, some, few gates open
+def test_ntk_open_gate_and_dense_forms_agree(monkeypatch, dtype, threshold):
+    """The wrappers pick the open-gate kernels when few gates are open, BLAS otherwise: same
+    f, input gradient, loss and ΔW gradient either way."""
+    from simulator.baselines import ntk as N
+    P = small_problem()
+    cfg = NetworkConfig(width=40, threshold=threshold, init_scale=1.0, dtype=dtype)
+    model = NTKModel.at_init(init_weights(cfg, 16, stream(0, "init")), cfg)
+    rng = np.random.default_rng(1)
+    model = model.with_update(0.3 * rng.standard_normal(model.W0.shape) / 4)
+    batch = P.sample(100, stream(0, "test_data"))
+    X, y = batch.X.astype(dtype), batch.y.astype(dtype)
+    out = {}
+    for share_max in (1.0, -1.0):  # every share counts as few; none does
+        monkeypatch.setattr(N, "OPEN_GATE_SHARE_MAX", share_max)
+        f, G = model.margin_gradient(X, y)
+        loss, grad, f2 = N.linearised_loss_and_gradient(model.W0, model.dW, model.b0, X, y)
+        out[share_max] = (f, G, loss, grad, f2, model.decision_function(X))
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    scale = np.abs(X).sum(1).max() * (np.abs(model.W0).max() + np.abs(model.dW).max()) * 40
+    for a, b in zip(out[1.0], out[-1.0]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol * scale)
+
+
 @settings(deadline=None, max_examples=20)
 @given(seed=st.integers(0, 2**31), eps=st.sampled_from([1e-3, 1e-2, 5e-2]))
 def test_ntk_equals_the_network_at_w0_plus_dw_wherever_no_gate_flips(seed, eps):
@@ -311,93 +369,20 @@ def test_ntk_equals_the_network_at_w0_plus_dw_wherever_no_gate_flips(seed, eps):
 
 
 # ----------------------------------------------------------------------------------------
-# NTK kernels against their numpy twins
-# ----------------------------------------------------------------------------------------
-
-DTYPES = [np.float64, np.float32]
-
-
-@st.composite
-def linearised_layer(draw, dtype):
-    n = draw(st.integers(1, 9))
-    m = draw(st.integers(1, 9))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    H0 = rng.standard_normal((n, m)).astype(dtype)
-    L = rng.standard_normal((n, m)).astype(dtype)
-    b = (np.abs(rng.standard_normal(m)) * draw(st.sampled_from([0.0, 0.5, 1.0]))).astype(dtype)
-    if draw(st.booleans()):  # a pre-activation exactly at ±threshold: the gate is closed
-        i, j = rng.integers(n), rng.integers(m)
-        H0[i, j] = b[j] * draw(st.sampled_from([-1, 1]))
-    y = rng.choice(np.array([-1.0, 1.0], dtype=dtype), n)
-    return H0, L, b, y
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@settings(deadline=None)
-@given(data=st.data())
-def test_linearised_soft_threshold_sum_twin(dtype, data):
-    H0, L, b, _ = data.draw(linearised_layer(dtype))
-    a, r = np.empty(H0.shape[0]), np.empty(H0.shape[0])
-    K.linearised_soft_threshold_sum(H0, L, b, a)
-    R.linearised_soft_threshold_sum(H0, L, b, r)
-    np.testing.assert_allclose(a, r, rtol=0, atol=twin_atol(dtype, (np.abs(H0) + np.abs(L)).sum(1).max()))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@settings(deadline=None)
-@given(data=st.data())
-def test_linearised_logistic_backward_twin(dtype, data):
-    H0, L, b, y = data.draw(linearised_layer(dtype))
-    L *= dtype(data.draw(st.sampled_from([1.0, 30.0])))  # large margins: the stable branch
-    Lk, Lr = L.copy(), L.copy()
-    n = H0.shape[0]
-    fk, lk, ck = np.empty(n), np.empty(n), np.empty(n)
-    fr, lr, cr = np.empty(n), np.empty(n), np.empty(n)
-    K.linearised_logistic_backward_inplace(H0, Lk, b, y, fk, lk, ck)
-    R.linearised_logistic_backward_inplace(H0, Lr, b, y, fr, lr, cr)
-    tol = twin_atol(dtype, (np.abs(H0) + np.abs(L)).sum(1).max())
-    np.testing.assert_allclose(fk, fr, rtol=0, atol=tol)
-    np.testing.assert_allclose(lk, lr, rtol=1e-6, atol=tol)
-    np.testing.assert_allclose(ck, cr, rtol=1e-6, atol=tol)
-    np.testing.assert_allclose(Lk, Lr, rtol=1e-6, atol=tol)
-    assert np.all(lk >= 0) and np.all(np.abs(ck) <= 1)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@settings(deadline=None)
-@given(data=st.data())
-def test_linearised_margin_backward_twin(dtype, data):
-    H0, L, b, y = data.draw(linearised_layer(dtype))
-    Lk, Lr = L.copy(), L.copy()
-    fk, fr = np.empty(H0.shape[0]), np.empty(H0.shape[0])
-    K.linearised_margin_backward_inplace(H0, Lk, b, y, fk)
-    R.linearised_margin_backward_inplace(H0, Lr, b, y, fr)
-    np.testing.assert_allclose(fk, fr, rtol=0, atol=twin_atol(dtype, (np.abs(H0) + np.abs(L)).sum(1).max()))
-    np.testing.assert_array_equal(Lk, Lr)
-
-
-def test_linearised_gate_at_the_threshold_is_closed():
-    H0 = np.array([[0.5, -0.5, 0.6]])
-    L = np.array([[1.0, 2.0, 3.0]])
-    b = np.array([0.5, 0.5, 0.5])
-    f = np.empty(1)
-    K.linearised_margin_backward_inplace(H0, L, b, np.array([1.0]), f)
-    np.testing.assert_allclose(f, [0.1 + 3.0])
-    np.testing.assert_array_equal(L, [[0.0, 0.0, -1.0]])
-
-
-# ----------------------------------------------------------------------------------------
 # Training lowers the loss
 # ----------------------------------------------------------------------------------------
 
 
-def test_polynomial_newton_lowers_the_objective_and_adversarial_rounds_lower_the_fgm_loss():
+@pytest.mark.parametrize("degree", [2, 3])
+def test_polynomial_newton_lowers_the_objective_and_adversarial_rounds_lower_the_fgm_loss(degree):
     """Clean Newton decreases the regularised loss; the adversarial rounds decrease the
-    regularised loss at the FGM points, recomputed here from scratch on the training set."""
+    regularised loss at the FGM points, recomputed here from scratch on the training set
+    (with the kernel blocks and perturb_points, so this also checks the rounds' shortcuts:
+    the quadratic form for p = 2, FGM gradients linear in α)."""
     P = small_problem(2)
     r = radius_in_norm(0.3, "l2", P.config.input_dim)
     reg = 1e-3
-    kw = dict(degree=2, n_centres=96, n_train=400, offset=1.0, scale=None, reg=reg,
+    kw = dict(degree=degree, n_centres=96, n_train=400, offset=1.0, scale=None, reg=reg,
               newton_steps=6, norm="l2")
     clean = fit_polynomial(P, **kw, rng=stream(2, "baselines"))
     adv = fit_polynomial(P, **kw, rng=stream(2, "baselines"), radius=r, adv_rounds=6)
@@ -411,7 +396,7 @@ def test_polynomial_newton_lowers_the_objective_and_adversarial_rounds_lower_the
     def attacked_objective(model):
         Xa = perturb_points(model, train.X, train.y, r, "l2", 1)
         K = model.kernel(model.centres)
-        return (np.logaddexp(0, -train.y * model.decision_function(Xa)).mean()
+        return (np.logaddexp(0, -train.y * (model.kernel(Xa) @ model.alpha)).mean()
                 + 0.5 * reg * model.alpha @ K @ model.alpha)
 
     assert attacked_objective(adv) < attacked_objective(clean) - 0.01
@@ -430,7 +415,11 @@ def test_ntk_training_lowers_the_loss_clean_and_adversarial():
     clean = fit_ntk(P, W0, cfg, **kw)
     adv = fit_ntk(P, W0, cfg, **{**kw, "rng": stream(3, "baselines")}, adv_steps=150, radius=r)
     hc, ha = clean.history["clean"], adv.history["adversarial"]
-    assert hc[0] == pytest.approx(math.log(2), abs=1e-3)  # f(x; W0) ≈ 0 at small init
+    # step 0 is the network at W0 (ΔW = 0) on the first batch the generator draws
+    first = P.sample(128, stream(3, "baselines"))
+    net0 = ThresholdNetwork.from_config(W0, cfg)
+    u = -first.y * net0.decision_function(first.X)
+    assert hc[0] == pytest.approx(np.mean(np.logaddexp(0.0, u)), rel=1e-9)
     assert hc[-20:].mean() < 0.8 * hc[:5].mean()
     assert ha[-20:].mean() < ha[:5].mean()
     np.testing.assert_array_equal(adv.W0, W0)  # only ΔW moves
@@ -474,6 +463,51 @@ def test_fit_baseline_is_reproducible_and_rng_works():
     c = fit_baseline("ntk", P, SMALL_NET, adversarial=False, rng=np.random.default_rng(1),
                      config=TINY)
     assert c.dW.shape == (SMALL_NET.width, 16)
+
+
+@pytest.mark.parametrize("kind", ["poly2", "poly3", "ntk"])
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_adversarial_fit_from_the_clean_fit_is_identical(kind, norm):
+    """Taking the clean phase from a clean fit (of any norm) gives bit-identical models."""
+    P = small_problem()
+    kw = dict(seed=6, config=TINY)
+    clean = fit_baseline(kind, P, SMALL_NET, adversarial=False, norm="l2", **kw)
+    full = fit_baseline(kind, P, SMALL_NET, adversarial=True, tau=0.3, norm=norm, **kw)
+    # a fresh problem object with the same content is the same problem
+    reused = fit_baseline(kind, small_problem(), SMALL_NET, adversarial=True, tau=0.3,
+                          norm=norm, clean=clean, **kw)
+    for attr in ("alpha", "dW"):
+        if hasattr(full, attr):
+            np.testing.assert_array_equal(getattr(reused, attr), getattr(full, attr))
+    for phase in ("clean", "adversarial"):
+        np.testing.assert_array_equal(reused.history[phase], full.history[phase])
+    # and the adversarial model's own clean phase can be taken again
+    again = fit_baseline(kind, P, SMALL_NET, adversarial=False, clean=full, **kw)
+    np.testing.assert_array_equal(getattr(again, "alpha", None), getattr(clean, "alpha", None))
+    np.testing.assert_array_equal(getattr(again, "dW", None), getattr(clean, "dW", None))
+
+
+@pytest.mark.parametrize("kind", ["poly2", "ntk"])
+def test_a_clean_fit_of_another_phase_is_refused(kind):
+    P = small_problem()
+    other_seed = fit_baseline(kind, P, SMALL_NET, adversarial=False, seed=7, config=TINY)
+    with pytest.raises(ValueError, match="clean phase differs in: (W0, )?rng_start"):
+        fit_baseline(kind, P, SMALL_NET, adversarial=True, tau=0.3, seed=6, config=TINY,
+                     clean=other_seed)
+    other_problem = fit_baseline(kind, small_problem(1), SMALL_NET, adversarial=False, seed=6,
+                                 config=TINY)
+    with pytest.raises(ValueError, match="differs in: problem"):
+        fit_baseline(kind, P, SMALL_NET, adversarial=True, tau=0.3, seed=6, config=TINY,
+                     clean=other_problem)
+    budget = TINY.replace(poly_newton_steps=2, ntk_steps=5)
+    with pytest.raises(ValueError, match="differs in: (newton_steps|steps)"):
+        fit_baseline(kind, P, SMALL_NET, adversarial=True, tau=0.3, seed=6, config=budget,
+                     clean=fit_baseline(kind, P, SMALL_NET, adversarial=False, seed=6,
+                                        config=TINY))
+    with pytest.raises(ValueError, match="must be a"):
+        fit_baseline(kind, P, SMALL_NET, adversarial=True, tau=0.3, seed=6, config=TINY,
+                     clean=fit_baseline("linear", P, SMALL_NET, adversarial=False, seed=6,
+                                        config=TINY))
 
 
 INVALID_CALLS = [
