@@ -33,5 +33,5 @@ def test_clean_network_is_accurate_with_dense_mixtures(default_run):
 
 def test_fgm_training_purifies_and_gains_robustness(default_run):
     assert default_run.summary["dense_mixture_reduction"] >= 3.0
-    # the chosen radius is τ = 0.2, the default training radius (see theorems/regime.py)
+    # τ = 0.2, above τ* = 0.15: the gap is wide there (theorems/regime.py)
     assert _ens(default_run, "adversarial", 0.2) - _ens(default_run, "clean", 0.2) >= 0.25
