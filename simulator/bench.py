@@ -44,7 +44,7 @@ from .attacks import AttackSettings, pgd_attack
 from .config import DataConfig, NetworkConfig
 from .data import SparseCodingProblem
 from .features import Codes, FeatureCoordinates, codes_decision_function, feature_thresholds
-from .network import (ThresholdNetwork, init_weights, loss_and_gradient, margin_gradient,
+from .network import (ThresholdNetwork, init_weights, logistic_step, margin_gradient,
                       thresholds)
 from .perturb import steepest_step
 from .rng import stream
@@ -201,10 +201,7 @@ def step_case(d: int, dtype: str, sizes: BenchSizes, seed: int = 0) -> StepCase:
 def _clean_step_dense(W, X, y, net, lr):
     """:func:`simulator.training.clean_step` with the backward product by BLAS."""
     b = thresholds(W, net.threshold_rule, net.threshold, net.fixed_bias)
-    loss, grad, _ = loss_and_gradient(W, b, X, y, skip_inactive=False)
-    grad *= lr
-    W -= grad
-    return loss
+    return logistic_step(W, b, X, y, lr, skip_inactive=False)
 
 
 def _fgm_step_dense(W, X, y, net, lr, radius):
@@ -212,10 +209,7 @@ def _fgm_step_dense(W, X, y, net, lr, radius):
     b = thresholds(W, net.threshold_rule, net.threshold, net.fixed_bias)
     _, G = margin_gradient(W, b, X, y, skip_inactive=False)
     Xa = X + steepest_step(G, radius, "l2")
-    loss, grad, _ = loss_and_gradient(W, b, Xa, y, skip_inactive=False)
-    grad *= lr
-    W -= grad
-    return loss
+    return logistic_step(W, b, Xa, y, lr, skip_inactive=False)
 
 
 def measure_steps(case: StepCase, repeats: int) -> dict:

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .config import NetworkConfig, TrainConfig
 from .kernels import network as K
-from .network import loss_and_gradient, margin_gradient, thresholds
+from .network import logistic_step, margin_gradient, thresholds
 from .perturb import project, radius_in_norm, random_in_ball, steepest_step
 
 
@@ -73,10 +73,7 @@ def _snapshot_steps(steps: int, every: int) -> set:
 def clean_step(W, X, y, net_cfg: NetworkConfig, lr, kernels=K) -> float:
     """One gradient step on the mean logistic loss, in place on W; returns the loss."""
     b = thresholds(W, net_cfg.threshold_rule, net_cfg.threshold, net_cfg.fixed_bias, kernels)
-    loss, grad, _ = loss_and_gradient(W, b, X, y, kernels)
-    grad *= lr
-    W -= grad
-    return loss
+    return logistic_step(W, b, X, y, lr, kernels)
 
 
 def adversarial_step(W, X, y, net_cfg: NetworkConfig, lr, radius, norm, attack="fgm",
@@ -84,10 +81,7 @@ def adversarial_step(W, X, y, net_cfg: NetworkConfig, lr, radius, norm, attack="
     """Perturb the batch (FGM or PGD at ``radius``), then one gradient step at x + δ, in place."""
     b = thresholds(W, net_cfg.threshold_rule, net_cfg.threshold, net_cfg.fixed_bias, kernels)
     Xa = adversarial_examples(W, b, X, y, radius, norm, attack, pgd_steps, rng, kernels)
-    loss, grad, _ = loss_and_gradient(W, b, Xa, y, kernels)
-    grad *= lr
-    W -= grad
-    return loss
+    return logistic_step(W, b, Xa, y, lr, kernels)
 
 
 def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,

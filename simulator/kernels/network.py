@@ -46,7 +46,7 @@ def soft_threshold_sum(H, b, out):
 
 
 @njit(cache=True)
-def _softplus_and_sigmoid(u):
+def softplus_and_sigmoid(u):
     """(log(1 + e^u), σ(u)) without overflow for either sign of u."""
     if u > 0.0:
         e = np.exp(-u)
@@ -81,7 +81,7 @@ def logistic_backward_inplace(H, b, y, f_out, loss_out, coef_out):
             elif h < -t:
                 acc += h + t
         f_out[r] = acc
-        loss, s = _softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
+        loss, s = softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
         loss_out[r] = loss
         g = -y[r] * s  # dℓ/df
         coef_out[r] = g
@@ -129,7 +129,7 @@ def logistic_active_units(H, b, y, f_out, loss_out, coef_out, units_out, count_o
                 q += 1
         count_out[r] = q
         f_out[r] = acc
-        loss, s = _softplus_and_sigmoid(-y[r] * acc)
+        loss, s = softplus_and_sigmoid(-y[r] * acc)
         loss_out[r] = loss
         coef_out[r] = -y[r] * s
 
@@ -230,12 +230,14 @@ _UNIT_BLOCK = 64
 
 
 @njit(cache=True, parallel=True)
-def active_transpose_product(P, X, alpha, out):
-    """out = alpha·Pᵀ X, visiting only the non-zero entries of P (the active units).
+def active_transpose_product(P, X, alpha, beta, out):
+    """out = beta·out + alpha·Pᵀ X, visiting only the non-zero entries of P (the active units).
 
-    ``out[i, :] = alpha·Σ_{n: P[n, i] ≠ 0} P[n, i]·X[n, :]``: with P from
-    :func:`logistic_backward_inplace` and alpha = 1/n_samples this is the gradient of the
-    mean loss in W.  Costs O(n·width + nnz(P)·input_dim).  Parallel over blocks of 64
+    ``out[i, :] = beta·out[i, :] + alpha·Σ_{n: P[n, i] ≠ 0} P[n, i]·X[n, :]``: with P from
+    :func:`logistic_backward_inplace`, beta = 0 and alpha = 1/n_samples this is the gradient
+    of the mean loss in W; with out = W, beta = 1 and alpha = −η/n_samples it is a gradient
+    step taken in place (no gradient array, one pass over W).  beta = 0 ignores what out
+    held (NaN included), as BLAS does.  Costs O(n·width + nnz(P)·input_dim).  Parallel over blocks of 64
     columns of P (rows of out), so no two threads write the same row: each block lists the
     samples where each of its units is active (a counting sort over a contiguous scan of
     P), then adds their rows of X four at a time.
@@ -244,8 +246,8 @@ def active_transpose_product(P, X, alpha, out):
     ----------
     P : ndarray, shape (n_samples, width)
     X : ndarray, shape (n_samples, input_dim)
-    alpha : scalar of X's dtype (a Python float would make the products float64)
-    out : ndarray, shape (width, input_dim), overwritten
+    alpha, beta : scalars of X's dtype (a Python float would make the products float64)
+    out : ndarray, shape (width, input_dim), updated in place
     """
     n, m = P.shape
     d = X.shape[1]
@@ -272,8 +274,12 @@ def active_transpose_product(P, X, alpha, out):
         for t in range(w):
             i = lo + t
             o = out[i]
-            for j in range(d):
-                o[j] = 0.0
+            if beta == 0.0:
+                for j in range(d):
+                    o[j] = 0.0
+            elif beta != 1.0:
+                for j in range(d):
+                    o[j] *= beta
             q = start[t]
             end = start[t + 1]
             while q + 4 <= end:

@@ -32,6 +32,8 @@ Every kernel has a plain-numpy twin of the same name in ``simulator/reference/nt
 import numpy as np
 from numba import njit, prange
 
+from .network import softplus_and_sigmoid
+
 
 # ----------------------------------------------------------------------------------------
 # Dense form: L = X ΔWᵀ from BLAS
@@ -87,14 +89,7 @@ def linearised_logistic_backward_inplace(H0, L, b, y, f_out, loss_out, coef_out)
             elif h < -t:
                 acc += h + t + L[r, i]
         f_out[r] = acc
-        u = -y[r] * acc  # the loss is softplus(u)
-        if u > 0.0:
-            loss_out[r] = u + np.log1p(np.exp(-u))
-            s = 1.0 / (1.0 + np.exp(-u))
-        else:
-            eu = np.exp(u)
-            loss_out[r] = np.log1p(eu)
-            s = eu / (1.0 + eu)
+        loss_out[r], s = softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
         g = -y[r] * s  # dℓ/df
         coef_out[r] = g
         for i in range(m):
@@ -239,14 +234,7 @@ def open_gate_logistic_backward(H0, b, X, dW, y, f_out, loss_out, coef_out, grad
         _sum_rows(dW, gates[r], c, v)
         acc = soft + _dot(X[r], v)
         f_out[r] = acc
-        u = -y[r] * acc  # the loss is softplus(u)
-        if u > 0.0:
-            loss_out[r] = u + np.log1p(np.exp(-u))
-            s = 1.0 / (1.0 + np.exp(-u))
-        else:
-            eu = np.exp(u)
-            loss_out[r] = np.log1p(eu)
-            s = eu / (1.0 + eu)
+        loss_out[r], s = softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
         coef_out[r] = -y[r] * s  # dℓ/df
     # the samples whose gate i is open: samples[first[i]:first[i + 1]], in increasing order
     first = np.zeros(m + 1, np.int64)

@@ -51,6 +51,9 @@ def active_product(P, W, out):
     out[:] = P @ W
 
 
-def active_transpose_product(P, X, alpha, out):
+def active_transpose_product(P, X, alpha, beta, out):
     """Twin of :func:`simulator.kernels.network.active_transpose_product`."""
-    out[:] = alpha * (P.T @ X)
+    if beta == 0:
+        out[:] = alpha * (P.T @ X)
+    else:
+        out[:] = beta * out + alpha * (P.T @ X)

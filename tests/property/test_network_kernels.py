@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from simulator.kernels import network as K
 from simulator.reference import network as R
@@ -153,12 +154,14 @@ def test_active_product(dtype, data):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(deadline=None)
-@given(data=st.data(), alpha=st.sampled_from([1.0, 0.125]))
-def test_active_transpose_product(dtype, data, alpha):
+@given(data=st.data(), alpha=st.sampled_from([1.0, 0.125, -0.5]), beta=st.sampled_from([0.0, 1.0, 0.5]))
+def test_active_transpose_product(dtype, data, alpha, beta):
     P, _, X = data.draw(coefficients(dtype))
-    a = np.full((P.shape[1], X.shape[1]), np.nan, dtype)
-    r = np.empty_like(a)
-    K.active_transpose_product(P, X, dtype(alpha), a)
-    R.active_transpose_product(P, X, dtype(alpha), r)
-    scale = alpha * (np.abs(P).T @ np.abs(X)).max()
+    shape = (P.shape[1], X.shape[1])
+    start = (np.full(shape, np.nan, dtype) if beta == 0.0  # beta = 0 must ignore out's NaN
+             else data.draw(arrays(dtype, shape, elements=st.floats(-2, 2, width=32))))
+    a, r = start.copy(), start.copy()
+    K.active_transpose_product(P, X, dtype(alpha), dtype(beta), a)
+    R.active_transpose_product(P, X, dtype(alpha), dtype(beta), r)
+    scale = abs(alpha) * (np.abs(P).T @ np.abs(X)).max() + (0.0 if beta == 0.0 else 2.0)
     np.testing.assert_allclose(a, r, rtol=0, atol=twin_atol(dtype, scale))

@@ -133,3 +133,26 @@ def test_active_unit_products_equal_blas(dtype, theta):
     np.testing.assert_allclose(Ga, Gb, rtol=0, atol=twin_atol(dtype, np.abs(W).sum(0).max()))
     np.testing.assert_allclose(net.margin_gradient(X, y)[1], Gb, rtol=0,
                                atol=twin_atol(dtype, np.abs(W).sum(0).max()))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("skip_inactive", [True, False])
+def test_logistic_step_equals_a_step_along_the_gradient(dtype, skip_inactive):
+    """The in-place step (no gradient array) is W − η∇W, by both backward products."""
+    from simulator.network import logistic_step
+
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((40, 24)).astype(dtype)
+    X = rng.standard_normal((30, 24)).astype(dtype)
+    y = np.sign(rng.standard_normal(30)).astype(dtype)
+    b = np.full(40, 1.5, dtype)  # about a quarter of the units active
+    eta = dtype(0.7)
+    loss, grad, _ = loss_and_gradient(W, b, X, y)
+    expect = W - eta * grad
+    W_step = W.copy()
+    got_loss = logistic_step(W_step, b, X, y, eta, skip_inactive=skip_inactive)
+    assert got_loss == pytest.approx(loss, rel=1e-12)
+    scale = eta * (np.abs(grad).max() + 1.0)
+    np.testing.assert_allclose(W_step, expect, rtol=0,
+                               atol=twin_atol(dtype, scale) + np.abs(W).max() * np.finfo(dtype).eps * 4)
+    assert not np.array_equal(W_step, W)
