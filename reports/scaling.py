@@ -30,6 +30,7 @@ from simulator.scaling import (LEFT, RIGHT, critical_radius, fit_exponent,  # no
 from . import outdir  # noqa: E402
 
 STYLE = {"ideal": ("k", "--"), "adversarial": ("C0", "-"), "clean": ("C3", "-")}
+FREE_COLOURS = tuple(f"C{j}" for j in range(10) if f"C{j}" not in ("C0", "C3"))
 GAP_MODELS = ("adversarial", "clean")
 
 
@@ -124,8 +125,13 @@ def scaling_figure(crit: pd.DataFrame, exps: pd.DataFrame, group_cols: list, pat
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, (gkey, norm, sub) in zip(axes.flat, panels):
-        for i, (model, g) in enumerate(sub.groupby("model", sort=False)):
-            color, ls = STYLE.get(model, (f"C{(i + 4) % 10}", "-"))
+        k = 0  # models without a fixed style take the colours the fixed ones leave free
+        for model, g in sub.groupby("model", sort=False):
+            if model in STYLE:
+                color, ls = STYLE[model]
+            else:
+                color, ls = FREE_COLOURS[k % len(FREE_COLOURS)], ("-", ":")[k // len(FREE_COLOURS) % 2]
+                k += 1
             ok = g[g.censored == ""]
             ax.scatter(ok.d, ok.tau_c, s=12, color=color, alpha=0.35, lw=0)
             for cens, marker in ((LEFT, "v"), (RIGHT, "^")):
