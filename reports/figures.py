@@ -19,11 +19,17 @@ def robust_curves(results: pd.DataFrame, path: Path, tau_star: dict) -> Path:
     ens = results[results.attack == "ensemble"]
     norms = list(dict.fromkeys(ens.norm))
     fig, axes = plt.subplots(1, len(norms), figsize=(5.5 * len(norms), 4), squeeze=False)
+    # one colour per model in every panel, the band in its line's colour; the lower-bound
+    # models (dotted) take tab20's colours, which the three networks' styles do not use
+    free = iter([c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (0, 1, 6, 7)])
+    colours = {}
     for ax, norm in zip(axes[0], norms):
         sub = ens[ens.norm == norm]
         for model, g in sub.groupby("model", sort=False):
             m = g.groupby("tau").robust_acc.agg(["mean", "min", "max"]).reset_index()
-            color, ls = STYLE.get(model, (None, ":"))
+            if model not in colours:
+                colours[model] = STYLE.get(model, (next(free, "grey"), ":"))
+            color, ls = colours[model]
             ax.plot(m.tau, m["mean"], ls, color=color, marker="o", ms=3, label=model)
             ax.fill_between(m.tau, m["min"], m["max"], color=color, alpha=0.12, lw=0)
         if norm in tau_star:
@@ -33,9 +39,11 @@ def robust_curves(results: pd.DataFrame, path: Path, tau_star: dict) -> Path:
         ax.set_title(f"{norm}: robust accuracy vs radius")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    # one legend beside the panels, not over the curves
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
