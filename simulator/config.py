@@ -259,6 +259,10 @@ class NetworkConfig(_ConfigMixin):
     }
 
 
+# train.feature_path: clean training in feature coordinates when it applies / always / never
+FEATURE_PATH_MODES = ("auto", "on", "off")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(_ConfigMixin):
     """Clean training, then adversarial training from the clean weights (MODEL.md, "Training")."""
@@ -296,7 +300,7 @@ class TrainConfig(_ConfigMixin):
         "adv_pgd_steps": Interval("int", 1, None),
         "snapshot_every": Interval("int", 0, None),
         "progress": bool,
-        "feature_path": OneOf(("auto", "on", "off")),
+        "feature_path": OneOf(FEATURE_PATH_MODES),
     }
 
 

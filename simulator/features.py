@@ -23,12 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .config import feature_path_refusal
+from .config import FEATURE_PATH_MODES, feature_path_refusal
 from .kernels import features as KF
 from .kernels import network as K
-
-FEATURE_PATH_MODES = ("auto", "on", "off")
-
 
 def feature_path_applies(problem) -> bool:
     """True when every input of ``problem`` is exactly x = M z with M orthogonal."""

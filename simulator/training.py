@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import NetworkConfig, TrainConfig
+from .features import FeatureCoordinates, code_batches, use_feature_path
 from .kernels import network as K
 from .network import logistic_step, margin_gradient, thresholds
 from .perturb import project, radius_in_norm, random_in_ball, steepest_step
@@ -93,8 +94,6 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
     steps run in feature coordinates C = W M on the sparse codes
     (:mod:`simulator.features`): the same weights up to rounding, at O(n·k·width) a step.
     """
-    from .features import FeatureCoordinates, code_batches, use_feature_path
-
     W = np.array(W0, dtype=net_cfg.dtype, order="C", copy=True)
     lr = W.dtype.type(train_cfg.step_size)
     if use_feature_path(train_cfg.feature_path, problem):
