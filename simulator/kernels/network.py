@@ -15,11 +15,30 @@ All kernels run in parallel (``prange``) over rows or columns that no two thread
 (``numba.set_num_threads``, see :mod:`simulator.threads`).  Why idle OpenMP threads must
 not spin between kernels: ``simulator/__init__.py``.
 
-Every kernel has a plain-numpy twin of the same name in ``simulator/reference/network.py``.
+Every parallel kernel has a plain-numpy twin of the same name in
+``simulator/reference/network.py``; the per-row helpers they share (``*_row``,
+:func:`logistic_of_sample`) are tested through them.
 """
 
 import numpy as np
 from numba import njit, prange
+
+
+# Rows per task of the row-wise kernels that need a scratch list of active units: one list
+# (width int32) per task, reused for each of its rows.
+ROWS_PER_TASK = 16
+
+
+@njit(cache=True)
+def n_tasks(n):
+    """Tasks of ROWS_PER_TASK rows that cover n rows."""
+    return (n + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+
+
+@njit(cache=True)
+def task_rows(task, n):
+    """The rows [lo, hi) of task ``task``: ROWS_PER_TASK of them (fewer in the last)."""
+    return task * ROWS_PER_TASK, min(n, (task + 1) * ROWS_PER_TASK)
 
 
 @njit(cache=True, parallel=True)
@@ -33,16 +52,34 @@ def soft_threshold_sum(H, b, out):
     out : ndarray, shape (n_samples,)      receives f (float64 accumulation)
     """
     n, m = H.shape
-    for r in prange(n):
-        acc = 0.0
-        for i in range(m):
-            h = H[r, i]
-            t = b[i]
-            if h > t:
-                acc += h - t
-            elif h < -t:
-                acc += h + t
-        out[r] = acc
+    for task in prange(n_tasks(n)):
+        scratch = np.empty(m, np.int32)
+        lo, hi = task_rows(task, n)
+        for r in range(lo, hi):
+            out[r] = active_units_row(H[r], b, scratch)[0]
+
+
+@njit(cache=True)
+def active_units_row(h, b, units):
+    """(Σ_i soft(h[i], b[i]), q) for one sample's pre-activations h, listing its active units
+    (|h_i| > b_i) in units[:q], in increasing order; the sum in float64, in that order.
+
+    Two passes, for speed: a branch-free one writes every i to units[q] and advances q only
+    past the active ones (a few per cent: a branch on each would be mispredicted often);
+    then the sum runs over the listed units only (b ≥ 0; a NaN is inactive).  A branch on
+    each unit, as in :func:`margin_backward_inplace`, ran 1.8× slower at 5 % active units.
+    """
+    q = 0
+    for i in range(h.shape[0]):
+        units[q] = i  # q ≤ i: always in bounds
+        q += abs(h[i]) > b[i]
+    acc = 0.0
+    for p in range(q):
+        i = units[p]
+        v = h[i]
+        t = b[i]
+        acc += v - t if v > t else v + t
+    return acc, q
 
 
 @njit(cache=True)
@@ -53,6 +90,15 @@ def softplus_and_sigmoid(u):
         return u + np.log1p(e), 1.0 / (1.0 + e)
     e = np.exp(u)
     return np.log1p(e), e / (1.0 + e)
+
+
+@njit(cache=True)
+def logistic_of_sample(acc, y, r, f_out, loss_out, coef_out):
+    """Sample r's f = acc, loss softplus(−y f) and coefficient dℓ/df = −y σ(−y f)."""
+    f_out[r] = acc
+    loss, s = softplus_and_sigmoid(-y[r] * acc)
+    loss_out[r] = loss
+    coef_out[r] = -y[r] * s
 
 
 @njit(cache=True, parallel=True)
@@ -71,27 +117,19 @@ def logistic_backward_inplace(H, b, y, f_out, loss_out, coef_out):
     f_out, loss_out, coef_out : ndarray, shape (n_samples,)
     """
     n, m = H.shape
-    for r in prange(n):
-        acc = 0.0
-        for i in range(m):
-            h = H[r, i]
-            t = b[i]
-            if h > t:
-                acc += h - t
-            elif h < -t:
-                acc += h + t
-        f_out[r] = acc
-        loss, s = softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
-        loss_out[r] = loss
-        g = -y[r] * s  # dℓ/df
-        coef_out[r] = g
-        for i in range(m):
-            h = H[r, i]
-            t = b[i]
-            if h > t or h < -t:
-                H[r, i] = g
-            else:
-                H[r, i] = 0.0
+    for task in prange(n_tasks(n)):
+        scratch = np.empty(m, np.int32)
+        lo, hi = task_rows(task, n)
+        for r in range(lo, hi):
+            logistic_of_sample(active_units_row(H[r], b, scratch)[0], y, r, f_out, loss_out, coef_out)
+            g = coef_out[r]
+            for i in range(m):
+                h = H[r, i]
+                t = b[i]
+                if h > t or h < -t:
+                    H[r, i] = g
+                else:
+                    H[r, i] = 0.0
 
 
 @njit(cache=True, parallel=True)
@@ -112,26 +150,10 @@ def logistic_active_units(H, b, y, f_out, loss_out, coef_out, units_out, count_o
     units_out : ndarray of int32, shape (n_samples, width); entries past the count are unset
     count_out : ndarray of int64, shape (n_samples,)
     """
-    n, m = H.shape
-    for r in prange(n):
-        acc = 0.0
-        q = 0
-        for i in range(m):
-            h = H[r, i]
-            t = b[i]
-            if h > t:
-                acc += h - t
-                units_out[r, q] = i
-                q += 1
-            elif h < -t:
-                acc += h + t
-                units_out[r, q] = i
-                q += 1
+    for r in prange(H.shape[0]):
+        acc, q = active_units_row(H[r], b, units_out[r])
         count_out[r] = q
-        f_out[r] = acc
-        loss, s = softplus_and_sigmoid(-y[r] * acc)
-        loss_out[r] = loss
-        coef_out[r] = -y[r] * s
+        logistic_of_sample(acc, y, r, f_out, loss_out, coef_out)
 
 
 @njit(cache=True, parallel=True)
