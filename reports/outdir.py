@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator import OPENBLAS_THREAD_TIMEOUT_APPLIED
+
 
 class OutputExistsError(FileExistsError):
     """The output folder exists already."""
@@ -121,5 +123,6 @@ def environment() -> dict:
         "blas": blas,
         "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
                                                "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
-                                               "OMP_WAIT_POLICY")},
+                                               "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")},
+        "openblas_thread_timeout_in_effect": OPENBLAS_THREAD_TIMEOUT_APPLIED,
     }
