@@ -39,11 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import OMP_WAIT_POLICY_DEFAULTED
+from . import (OMP_WAIT_POLICY_DEFAULTED, OPENBLAS_THREAD_TIMEOUT_APPLIED,
+               OPENBLAS_THREAD_TIMEOUT_DEFAULTED)
 from .attacks import AttackSettings, pgd_attack
 from .config import DataConfig, NetworkConfig
 from .data import SparseCodingProblem
-from .features import Codes, FeatureCoordinates, codes_decision_function, feature_thresholds
+from .features import Codes, FeatureCoordinates, codes_decision_function
 from .network import (ThresholdNetwork, init_weights, logistic_step, margin_gradient,
                       thresholds)
 from .perturb import steepest_step
@@ -152,9 +153,11 @@ def machine_description() -> dict:
         "numba_num_threads": numba.get_num_threads(),
         "torch": _version("torch"),
         "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
-                                               "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
-                                               "NUMBA_THREADING_LAYER")},
+                                               "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
+                                               "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")},
         "omp_wait_policy_set_by_fpsim": OMP_WAIT_POLICY_DEFAULTED,
+        "openblas_thread_timeout_set_by_fpsim": OPENBLAS_THREAD_TIMEOUT_DEFAULTED,
+        "openblas_thread_timeout_in_effect": OPENBLAS_THREAD_TIMEOUT_APPLIED,
     }
 
 
@@ -319,7 +322,7 @@ def measure_feature_path(dtype: str, sizes: BenchSizes, repeats: int, seed: int 
     test = problem.sample(sizes.eval_samples, stream(seed, "test_data"))
     network = ThresholdNetwork.from_config(W, net, batch_size=sizes.eval_samples)
     codes = Codes.from_sparse(test.Z, dtype)
-    b = feature_thresholds(model.Ct, net.threshold_rule, net.threshold, net.fixed_bias)
+    b = model.thresholds(net)
     seconds = {
         "dense_step": time_calls(lambda: clean_step(W_dense, batch.X, batch.y, net, lr), repeats),
         "feature_step": time_calls(lambda: model.clean_step(batch.Z, batch.y, net, lr), repeats),

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
 from .config import FEATURE_PATH_MODES, feature_path_refusal
 from .kernels import features as KF
-from .kernels import network as K
 
 def feature_path_applies(problem) -> bool:
     """True when every input of ``problem`` is exactly x = M z with M orthogonal."""
@@ -111,29 +111,68 @@ def from_feature_coordinates(Ct: np.ndarray, M: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(W, dtype=Ct.dtype)
 
 
-def feature_thresholds(Ct, rule: str, theta: float, fixed_bias: float) -> np.ndarray:
-    """The thresholds b, shape (width,): θ‖C_i‖ = θ‖w_i‖ (relative rule) or the fixed bias."""
+def thresholds_from_norms(norms, rule: str, theta: float, fixed_bias: float) -> np.ndarray:
+    """The thresholds b, shape (width,): θ‖C_i‖ = θ‖w_i‖ (relative rule) or the fixed bias.
+
+    ``norms`` holds ‖C_i‖ in the weights' dtype, which b takes.
+    """
     if rule == "relative":
-        b = np.empty(Ct.shape[1], dtype=Ct.dtype)
-        KF.column_norms(Ct, b)
-        b *= Ct.dtype.type(theta)
-        return b
-    return np.full(Ct.shape[1], fixed_bias, dtype=Ct.dtype)
+        return norms * norms.dtype.type(theta)
+    return np.full(norms.shape[0], fixed_bias, dtype=norms.dtype)
 
 
-def preactivations(Ct, codes: Codes) -> np.ndarray:
-    """H = Z Cᵀ, shape (n_samples, width): ⟨w_i, x_n⟩ for x_n = M z_n."""
-    H = np.empty((codes.n_samples, Ct.shape[1]), dtype=Ct.dtype)
-    KF.codes_product(codes.row_ptr, codes.row_features, codes.row_values, Ct, H)
-    return H
+def column_norms(Ct) -> np.ndarray:
+    """‖C_i‖ for each neuron, shape (width,), in Ct's dtype (accumulated in float64)."""
+    norms = np.empty(Ct.shape[1], dtype=Ct.dtype)
+    KF.column_norms(Ct, norms)
+    return norms
 
 
 def codes_decision_function(Ct, b, codes: Codes) -> np.ndarray:
-    """f(M z) for each code, shape (n_samples,), float64."""
-    H = preactivations(Ct, codes)
+    """f(M z) for each code, shape (n_samples,), float64 (without forming H)."""
     f = np.empty(codes.n_samples)
-    K.soft_threshold_sum(H, b, f)
+    KF.codes_soft_threshold_sum(codes.row_ptr, codes.row_features, codes.row_values, Ct, b, f)
     return f
+
+
+def step_parts(width: int) -> int:
+    """Parts the units are split into for a step: one per numba thread, ≥ 16 units each."""
+    return max(1, min(numba.get_num_threads(), width // 16))
+
+
+class _StepBuffers:
+    """What the step's kernels pass each other, for batches of n samples in ``parts`` parts.
+
+    Kept across steps: the lists of active units are n × width int32 (6 MB at n = 512,
+    width 3072), and a fresh array of that size every step cost as much as the step's
+    arithmetic in page faults.
+    """
+
+    def __init__(self, n: int, width: int, parts: int, dtype):
+        self.key = (n, width, parts)
+        self.f, self.loss, self.coef = np.empty(n), np.empty(n), np.empty(n)
+        self.f_parts = np.empty((n, parts))
+        self.units = np.empty((n, width), dtype=np.int32)
+        self.count = np.empty((n, parts), dtype=np.int64)
+        self.norms = np.empty(width, dtype=dtype)
+
+
+def _add_gradient(Ct, b, codes: Codes, y, alpha, out, B: _StepBuffers) -> float:
+    """out += alpha·Zᵀ P, then B.norms = the column norms of out; returns the mean loss.
+
+    alpha = 1/n adds the (transposed) gradient of the mean loss, alpha = −η/n takes a step.
+    Three kernels: the forward pass, each thread on its part of the units (f by parts and
+    the active units); f, the losses and the backward coefficients; then the product Zᵀ P
+    over the active units, each thread on its part again.  ``out`` may be Ct itself: the
+    forward pass has finished reading Ct before the update writes it.  f and the rest are
+    left in ``B``.
+    """
+    KF.codes_forward_parts(codes.row_ptr, codes.row_features, codes.row_values, Ct, b,
+                           B.f_parts, B.units, B.count)
+    KF.logistic_from_parts(B.f_parts, y, B.f, B.loss, B.coef)
+    KF.codes_update_parts(codes.col_ptr, codes.col_samples, codes.col_values,
+                          B.coef.astype(Ct.dtype), B.units, B.count, alpha, out, B.norms)
+    return float(B.loss.mean())
 
 
 def codes_loss_and_gradient(Ct, b, codes: Codes, y):
@@ -153,26 +192,10 @@ def codes_loss_and_gradient(Ct, b, codes: Codes, y):
     f : ndarray, shape (n_samples,) (float64)
     """
     grad = np.zeros_like(Ct)
-    loss, f = _add_gradient(Ct, b, codes, y, Ct.dtype.type(1.0 / codes.n_samples), grad)
-    return loss, grad, f
-
-
-def _add_gradient(Ct, b, codes: Codes, y, alpha, out):
-    """out += alpha·Zᵀ P; returns (mean loss, f).
-
-    alpha = 1/n adds the (transposed) gradient of the mean loss, alpha = −η/n takes a step.
-    H = Z Ct, one fused pass for f, the losses, the per-sample coefficients and the active
-    units, then the product Zᵀ P over the active units only.
-    """
-    H = preactivations(Ct, codes)
-    n, m = H.shape
-    f, loss, coef = np.empty(n), np.empty(n), np.empty(n)
-    units = np.empty((n, m), dtype=np.int32)
-    count = np.empty(n, dtype=np.int64)
-    K.logistic_active_units(H, b, y, f, loss, coef, units, count)
-    KF.add_codes_transpose_product(codes.col_ptr, codes.col_samples, codes.col_values,
-                                   coef.astype(Ct.dtype), units, count, alpha, out)
-    return float(loss.mean()), f
+    B = _StepBuffers(codes.n_samples, Ct.shape[1], step_parts(Ct.shape[1]), Ct.dtype)
+    y = np.ascontiguousarray(y, dtype=Ct.dtype)
+    loss = _add_gradient(Ct, b, codes, y, Ct.dtype.type(1.0 / codes.n_samples), grad, B)
+    return loss, grad, B.f
 
 
 class FeatureCoordinates:
@@ -182,16 +205,35 @@ class FeatureCoordinates:
     ----------
     W : ndarray, shape (width, input_dim), the starting weights (not modified)
     M : ndarray, shape (input_dim, n_features), orthogonal
+
+    Ct is changed only by :meth:`clean_step`, whose last kernel also leaves the norms of
+    the new neurons: the next step's thresholds, and a check that every weight is finite
+    at no extra cost (:meth:`weights_finite`).
     """
 
     def __init__(self, W, M):
         self.M = M
         self.dtype = np.dtype(W.dtype)
         self.Ct = to_feature_coordinates(W, M)
+        self.norms = column_norms(self.Ct)  # ‖C_i‖ of the current Ct, kept by each step
+        self._buffers = None
 
     def weights(self) -> np.ndarray:
         """The current W = C Mᵀ, shape (width, input_dim) (a new array)."""
         return from_feature_coordinates(self.Ct, self.M)
+
+    def thresholds(self, net_cfg) -> np.ndarray:
+        """b of the current weights under ``net_cfg``'s rule, shape (width,)."""
+        return thresholds_from_norms(self.norms, net_cfg.threshold_rule, net_cfg.threshold,
+                                     net_cfg.fixed_bias)
+
+    def weights_finite(self) -> bool:
+        """Whether every entry of Ct is finite.
+
+        From the norms: ‖C_i‖ is NaN or infinite exactly when column i holds a NaN or an
+        infinity, or when it overflows the dtype; only then is the whole array scanned.
+        """
+        return bool(np.isfinite(self.norms).all() or np.isfinite(self.Ct).all())
 
     def clean_step(self, Z, y, net_cfg, lr) -> float:
         """One gradient step on the mean logistic loss of the batch with codes Z, in place.
@@ -201,9 +243,14 @@ class FeatureCoordinates:
         """
         codes = Z if isinstance(Z, Codes) else Codes.from_sparse(Z, self.dtype)
         y = np.ascontiguousarray(y, dtype=self.dtype)
-        b = feature_thresholds(self.Ct, net_cfg.threshold_rule, net_cfg.threshold,
-                               net_cfg.fixed_bias)
-        loss, _ = _add_gradient(self.Ct, b, codes, y, self.dtype.type(-lr / codes.n_samples), self.Ct)
+        width = self.Ct.shape[1]
+        key = (codes.n_samples, width, step_parts(width))
+        if self._buffers is None or self._buffers.key != key:
+            self._buffers = _StepBuffers(*key, self.dtype)
+        B = self._buffers
+        alpha = self.dtype.type(-lr / codes.n_samples)
+        loss = _add_gradient(self.Ct, self.thresholds(net_cfg), codes, y, alpha, self.Ct, B)
+        self.norms, B.norms = B.norms, self.norms  # the new norms; the old array is reused
         return loss
 
 

@@ -57,8 +57,9 @@ class _BatchSource:
         return b.X, b.y
 
 
-def _check_finite(loss: float, W: np.ndarray, phase: str, step: int) -> None:
-    if not np.isfinite(loss) or not np.isfinite(W).all():
+def _check_finite(loss: float, weights_finite, phase: str, step: int) -> None:
+    """Raise when the loss or a weight is not finite; ``weights_finite()`` tells the latter."""
+    if not np.isfinite(loss) or not weights_finite():
         raise TrainingDivergedError(
             f"{phase} training diverged at step {step}: the loss is {loss!r} or the weights "
             f"are not finite. Lower the step size (train.step_size / train.adv_step_size)."
@@ -96,7 +97,8 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
     """
     W = np.array(W0, dtype=net_cfg.dtype, order="C", copy=True)
     lr = W.dtype.type(train_cfg.step_size)
-    if use_feature_path(train_cfg.feature_path, problem):
+    on_features = use_feature_path(train_cfg.feature_path, problem)
+    if on_features:
         model = FeatureCoordinates(W, problem.M)
         batches = code_batches(problem, train_cfg.batch_size, train_cfg.train_size, rng)
 
@@ -104,7 +106,7 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
             Z, y = next(batches)
             return model.clean_step(Z, y, net_cfg, lr)
 
-        state, current_weights = model.Ct, model.weights
+        weights_finite, current_weights = model.weights_finite, model.weights
     else:
         src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)
 
@@ -112,7 +114,7 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
             X, y = src.next()
             return clean_step(W, X, y, net_cfg, lr)
 
-        state, current_weights = W, W.copy
+        weights_finite, current_weights = (lambda: np.isfinite(W).all()), W.copy
     steps = train_cfg.clean_steps
     snaps = _snapshot_steps(steps, train_cfg.snapshot_every)
     losses = np.empty(steps)
@@ -124,8 +126,8 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
             result.snapshots[step] = current_weights() if step else W.copy()
         loss = step_on_next_batch()
         losses[step] = loss
-        _check_finite(loss, state, "clean", step)
-    if state is not W and steps > 0:
+        _check_finite(loss, weights_finite, "clean", step)
+    if on_features and steps > 0:
         result.W = current_weights()
     if steps in snaps:
         result.snapshots[steps] = result.W.copy()
@@ -180,7 +182,7 @@ def train_adversarial(W_start, problem, net_cfg: NetworkConfig, train_cfg: Train
         loss = adversarial_step(W, X, y, net_cfg, lr, radius, train_cfg.adv_norm,
                                 train_cfg.adv_attack, train_cfg.adv_pgd_steps, attack_rng)
         losses[step] = loss
-        _check_finite(loss, W, "adversarial", step)
+        _check_finite(loss, lambda: np.isfinite(W).all(), "adversarial", step)
     if steps in snaps:
         result.snapshots[steps] = W.copy()
     result.seconds = time.perf_counter() - t0

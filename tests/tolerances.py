@@ -4,6 +4,8 @@ import numpy as np
 
 # kernel vs numpy twin: same operations, different summation order
 TWIN_RTOL = {np.float64: 1e-12, np.float32: 2e-5}
+# a norm in float64 accumulation, stored in the array's dtype, against numpy's
+NORM_RTOL = {np.float64: 1e-14, np.float32: 1e-6}
 # central finite differences of a piecewise-linear function away from its kinks
 FD_RTOL = {np.float64: 1e-6, np.float32: 5e-2}
 

@@ -52,7 +52,7 @@ def test_gradient_in_feature_coordinates_is_the_dense_gradient_times_M(dtype):
     loss, grad_W, f = loss_and_gradient(W, b, batch.X, batch.y)
     Ct = F.to_feature_coordinates(W, P.M)
     codes = F.Codes.from_sparse(batch.Z, dtype)
-    b_feat = F.feature_thresholds(Ct, "relative", NET.threshold, 0.0)
+    b_feat = F.thresholds_from_norms(F.column_norms(Ct), "relative", NET.threshold, 0.0)
     loss_c, grad_Ct, f_c = F.codes_loss_and_gradient(Ct, b_feat, codes, batch.y)
     np.testing.assert_allclose(b_feat, b, rtol=0, atol=twin_atol(dtype, np.abs(b).max()))
     np.testing.assert_allclose(f_c, f, rtol=0, atol=twin_atol(dtype, np.abs(f).max()))
@@ -111,3 +111,51 @@ def test_feature_path_on_is_refused_where_it_does_not_apply(data):
     with pytest.raises(ValueError, match="decision_function_codes needs noiseless inputs"):
         ThresholdNetwork(W0).decision_function_codes(problem(data).sample(3, stream(0, "test_data")).Z,
                                                      problem(data))
+
+
+@pytest.mark.parametrize("rule", ["relative", "fixed"])
+def test_a_nan_in_a_unit_that_never_fires_stops_training(rule):
+    """A NaN neuron is never active (|h| > b is false), so the loss stays finite: the
+    norms the step leaves behind must catch it, for either threshold rule."""
+    from simulator.training import TrainingDivergedError
+
+    net = NET.replace(threshold_rule=rule, fixed_bias=0.1)
+    W0 = init_weights(net, 32, stream(0, "init"))
+    W0[5] = np.nan
+    with pytest.raises(TrainingDivergedError, match="clean training diverged at step 0"):
+        train_clean(W0, problem(), net, TRAIN.replace(feature_path="on"), stream(0, "train_data"))
+
+
+def test_weights_finite_tells_overflowing_norms_from_non_finite_weights():
+    P = problem(dtype="float32")
+    model = F.FeatureCoordinates(init_weights(NET.replace(dtype="float32"), 32, stream(0, "init")), P.M)
+    assert model.weights_finite()
+    model.Ct[:2, 0] = 3e38  # finite, but ‖C_0‖ overflows float32
+    model.norms = F.column_norms(model.Ct)
+    assert np.isinf(model.norms[0]) and model.weights_finite()
+    model.Ct[3, 1] = np.nan
+    model.norms = F.column_norms(model.Ct)
+    assert not model.weights_finite()
+
+
+def test_feature_steps_depend_on_the_thread_count_only_by_rounding():
+    """The step splits the units into one part per thread: another thread count sums f in
+    another order (rounding only); the same count gives the same numbers, bit for bit."""
+    import numba
+
+    P = problem()
+    W0 = init_weights(NET, 32, stream(0, "init"))
+    cfg = TRAIN.replace(feature_path="on")
+    runs = {}
+    old = numba.get_num_threads()
+    try:
+        for threads in (1, old, old):
+            numba.set_num_threads(threads)
+            runs.setdefault(threads, []).append(train_clean(W0, P, NET, cfg, stream(0, "train_data")))
+    finally:
+        numba.set_num_threads(old)
+    a, b = runs[old][-2:]
+    np.testing.assert_array_equal(a.W, b.W)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    tol = path_atol("float64", np.abs(a.W).max(), cfg.clean_steps)
+    np.testing.assert_allclose(runs[1][0].W, a.W, rtol=0, atol=tol)
