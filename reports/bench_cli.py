@@ -78,6 +78,7 @@ def cmd_bench(args) -> int:
         print("\nfpsim bench: interrupted; nothing written", file=sys.stderr)
         return 130
     result["argv"] = sys.argv
+    result["code"] = outdir.code_version()
     if result["torch"] is None:
         warn(f"no PyTorch figures: {result['torch_reason']}")
     print(json.dumps(result, indent=2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from importlib import metadata
@@ -98,6 +99,25 @@ def peak_rss_mib() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
+def code_version() -> dict:
+    """The git commit of this checkout and whether its code (simulator/, theorems/,
+    reports/) has local changes; None for both outside a git checkout (an installed copy).
+
+    Sweep cell ids hash configs, not code: a sweep resumed after a code change mixes
+    versions, and the sessions of the manifest say which cells ran under which commit.
+    """
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "simulator",
+                                "theorems", "reports"], capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
 def environment() -> dict:
     """Package versions, BLAS, Python and machine facts for run records."""
     versions = {}
@@ -115,6 +135,7 @@ def environment() -> dict:
     except Exception:  # pragma: no cover - informational only
         blas = []
     return {
+        "code": code_version(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),

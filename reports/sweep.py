@@ -262,26 +262,6 @@ def create_folder(out: Path, grid: Grid, grid_text: str) -> dict:
     return manifest
 
 
-def code_version() -> dict:
-    """The git commit of this checkout and whether it has local changes (None outside git).
-
-    Cell ids hash configs, not code: a sweep resumed after a code change mixes versions, and
-    the sessions of the manifest say which cells ran under which commit.
-    """
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "simulator",
-                                "reports"], capture_output=True, text=True, timeout=10,
-                               check=True).stdout.strip() != ""
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
-
-
 def _error_record(cell, exc: BaseException) -> dict:
     """The record of a cell whose worker died (the worker could not write one)."""
     import traceback
@@ -327,7 +307,7 @@ def run_sweep(grid: Grid, out: Path, *, grid_text: str = "", workers: int | None
         if executor is not None:
             executor.close(cancel=True)
         raise
-    session = {"started_at": _now(), "argv": list(argv or []), "code": code_version(),
+    session = {"started_at": _now(), "argv": list(argv or []), "code": outdir.code_version(),
                "executor": getattr(executor, "kind", None),
                "workers": getattr(executor, "workers", None), "threads": getattr(executor, "threads", None),
                "to_run": [c.cell_id for c in todo], "skipped": len(outcome.skipped),

@@ -1,6 +1,7 @@
 """``fpsim train`` end to end on a tiny regime: files, columns, refusal to overwrite, errors."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,11 @@ def test_run_record_and_weights(run_dir):
     assert rec["status"] == "complete" and rec["seed"] == 7
     assert rec["config"]["data"]["input_dim"] == 24
     assert rec["environment"]["packages"]["numpy"] == np.__version__
+    commit = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                            capture_output=True, text=True)
+    if commit.returncode == 0:  # the tests run from a git checkout: the record names its commit
+        assert rec["environment"]["code"]["commit"] == commit.stdout.strip()
+        assert isinstance(rec["environment"]["code"]["dirty"], bool)
     assert rec["threads"] >= 1 and rec["timings_seconds"]["total"] > 0
     # the run was in this process: its recorded peak cannot exceed the kernel's high-water mark now
     status = Path("/proc/self/status")
