@@ -50,7 +50,7 @@ from .network import (ThresholdNetwork, init_weights, logistic_step, margin_grad
 from .perturb import steepest_step
 from .rng import stream
 from .threads import available_cores, thread_limit
-from .timing import time_calls
+from .timing import WARMUP_SECONDS, Timer
 from .training import adversarial_step, clean_step
 
 # Share of active units at which steps are timed: a clean-trained network at the default
@@ -215,7 +215,7 @@ def _fgm_step_dense(W, X, y, net, lr, radius):
     return logistic_step(W, b, Xa, y, lr, skip_inactive=False)
 
 
-def measure_steps(case: StepCase, repeats: int) -> dict:
+def measure_steps(case: StepCase, timer: Timer) -> dict:
     """Median seconds of the steps and of their products alone, at one shape."""
     X, y, net = case.X, case.y, case.net
     lr = case.W.dtype.type(LEARNING_RATE)
@@ -234,13 +234,13 @@ def measure_steps(case: StepCase, repeats: int) -> dict:
         A.T @ Xa
 
     seconds = {
-        "clean_step": time_calls(lambda: clean_step(W, X, y, net, lr), repeats),
-        "fgm_step": time_calls(lambda: adversarial_step(W, X, y, net, lr, FGM_RADIUS, "l2"), repeats),
-        "clean_step_dense_products": time_calls(lambda: _clean_step_dense(W, X, y, net, lr), repeats),
-        "fgm_step_dense_products": time_calls(
-            lambda: _fgm_step_dense(W, X, y, net, lr, FGM_RADIUS), repeats),
-        "matmul_clean": time_calls(products_clean, repeats),
-        "matmul_fgm": time_calls(products_fgm, repeats),
+        "clean_step": timer(lambda: clean_step(W, X, y, net, lr)),
+        "fgm_step": timer(lambda: adversarial_step(W, X, y, net, lr, FGM_RADIUS, "l2")),
+        "clean_step_dense_products": timer(lambda: _clean_step_dense(W, X, y, net, lr)),
+        "fgm_step_dense_products": timer(
+            lambda: _fgm_step_dense(W, X, y, net, lr, FGM_RADIUS)),
+        "matmul_clean": timer(products_clean),
+        "matmul_fgm": timer(products_fgm),
     }
     b = thresholds(case.W, net.threshold_rule, net.threshold, net.fixed_bias)
     return {"seconds": seconds, "active_share": float(np.mean(np.abs(H) > b))}
@@ -272,7 +272,7 @@ def step_figures(case: StepCase, seconds: dict, torch_seconds: dict | None) -> d
 # ----------------------------------------------------------------------------------------
 
 
-def measure_pgd(d: int, dtype: str, sizes: BenchSizes, repeats: int, seed: int = 0) -> dict:
+def measure_pgd(d: int, dtype: str, sizes: BenchSizes, timer: Timer, seed: int = 0) -> dict:
     """PGD-ℓ2 at τ = 0.15 against a purified network of width 3d: samples × steps per second.
 
     The network holds each feature's ideal neuron w*_j M_j three times, each copy with the
@@ -289,14 +289,14 @@ def measure_pgd(d: int, dtype: str, sizes: BenchSizes, repeats: int, seed: int =
     model = ThresholdNetwork(W.astype(dtype), batch_size=sizes.pgd_samples)
     settings = AttackSettings(pgd_steps=sizes.pgd_steps, pgd_restarts=0, pgd_step_rel=0.1)
     attacked = int(np.sum(test.y * model.decision_function(test.X) > 0))
-    seconds = time_calls(lambda: pgd_attack(model, test.X, test.y, FGM_RADIUS, "l2", settings,
-                                            stream(seed, "attack")), repeats)
+    seconds = timer(lambda: pgd_attack(model, test.X, test.y, FGM_RADIUS, "l2", settings,
+                                            stream(seed, "attack")))
     return {"input_dim": d, "width": m, "dtype": dtype, "samples": sizes.pgd_samples,
             "samples_attacked": attacked, "steps": sizes.pgd_steps, "seconds": seconds,
             "sample_steps_per_second": attacked * sizes.pgd_steps / seconds}
 
 
-def measure_feature_path(dtype: str, sizes: BenchSizes, repeats: int, seed: int = 0) -> dict:
+def measure_feature_path(dtype: str, sizes: BenchSizes, timer: Timer, seed: int = 0) -> dict:
     """σ = 0: clean step and clean evaluation in feature coordinates against the dense path."""
     d, k = sizes.feature_input_dim, sizes.feature_sparsity
     m = sizes.width_factor * d
@@ -324,13 +324,13 @@ def measure_feature_path(dtype: str, sizes: BenchSizes, repeats: int, seed: int 
     codes = Codes.from_sparse(test.Z, dtype)
     b = model.thresholds(net)
     seconds = {
-        "dense_step": time_calls(lambda: clean_step(W_dense, batch.X, batch.y, net, lr), repeats),
-        "feature_step": time_calls(lambda: model.clean_step(batch.Z, batch.y, net, lr), repeats),
-        "dense_step_with_sampling": time_calls(dense_with_sampling, repeats),
-        "feature_step_with_sampling": time_calls(features_with_sampling, repeats),
-        "dense_evaluation": time_calls(lambda: network.decision_function(test.X), repeats),
-        "feature_evaluation": time_calls(lambda: codes_decision_function(model.Ct, b, codes), repeats),
-        "to_feature_coordinates": time_calls(lambda: FeatureCoordinates(W, problem.M), repeats),
+        "dense_step": timer(lambda: clean_step(W_dense, batch.X, batch.y, net, lr)),
+        "feature_step": timer(lambda: model.clean_step(batch.Z, batch.y, net, lr)),
+        "dense_step_with_sampling": timer(dense_with_sampling),
+        "feature_step_with_sampling": timer(features_with_sampling),
+        "dense_evaluation": timer(lambda: network.decision_function(test.X)),
+        "feature_evaluation": timer(lambda: codes_decision_function(model.Ct, b, codes)),
+        "to_feature_coordinates": timer(lambda: FeatureCoordinates(W, problem.M)),
     }
     return {
         "input_dim": d, "width": m, "sparsity": k, "batch": sizes.batch, "dtype": dtype,
@@ -348,7 +348,7 @@ def measure_feature_path(dtype: str, sizes: BenchSizes, repeats: int, seed: int 
 # ----------------------------------------------------------------------------------------
 
 
-def run_torch_peer(cases: list, repeats: int, threads: int) -> tuple[dict | None, str | None, list]:
+def run_torch_peer(cases: list, timer: Timer, threads: int) -> tuple[dict | None, str | None, list]:
     """Time the PyTorch steps on the same inputs in a child process.
 
     The child runs torch with the user's OMP_WAIT_POLICY, not the PASSIVE default fpsim sets
@@ -374,7 +374,8 @@ def run_torch_peer(cases: list, repeats: int, threads: int) -> tuple[dict | None
         # the user's own OMP_WAIT_POLICY, or none: the child imports simulator (which would
         # default it to PASSIVE) and resets it before it imports torch
         policy = None if OMP_WAIT_POLICY_DEFAULTED else os.environ.get("OMP_WAIT_POLICY")
-        spec.write_text(json.dumps({"cases": manifest, "repeats": repeats, "threads": threads,
+        spec.write_text(json.dumps({"cases": manifest, "repeats": timer.repeats,
+                                    "warmup_seconds": timer.warmup_seconds, "threads": threads,
                                     "omp_wait_policy": policy}))
         proc = subprocess.run([sys.executable, "-m", "simulator.bench_torch", str(spec)],
                               capture_output=True, text=True)
@@ -417,7 +418,8 @@ def run_bench(*, quick: bool = False, repeats: int = 10, threads: int | None = N
     Parameters
     ----------
     quick : tiny shapes (for the test suite): the figures mean nothing.
-    repeats : timed calls per figure (their median is reported), after one warm-up call.
+    repeats : timed calls per figure (their median is reported), after warm-up calls for
+        at least ``timing.WARMUP_SECONDS`` (one call with ``quick``).
     threads : threads for numba, BLAS and torch (None: all available cores).
     torch : measure the PyTorch peer when torch is installed.
     progress : optional callable(str) told what is being measured.
@@ -426,6 +428,7 @@ def run_bench(*, quick: bool = False, repeats: int = 10, threads: int | None = N
     """
     say = progress or (lambda _msg: None)
     sizes = sizes or (QUICK if quick else FULL)
+    timer = Timer(repeats, 0.0 if quick else WARMUP_SECONDS)
     load = os.getloadavg()
     if load[0] > BUSY_LOAD and warn is not None:
         warn(f"the machine is busy before the benchmark (1-minute load average {load[0]:.2f} "
@@ -440,21 +443,21 @@ def run_bench(*, quick: bool = False, repeats: int = 10, threads: int | None = N
                 case = step_case(d, dtype, sizes)
                 cases.append(case)
                 steps.append({"input_dim": d, "width": case.width, "batch": case.batch, "dtype": dtype,
-                              "threshold": case.threshold, **measure_steps(case, repeats)})
+                              "threshold": case.threshold, **measure_steps(case, timer)})
         pgd = []
         for d in sizes.input_dims:
             for dtype in sizes.dtypes:
                 say(f"PGD evaluation, d = {d}, {dtype}")
-                pgd.append(measure_pgd(d, dtype, sizes, repeats))
+                pgd.append(measure_pgd(d, dtype, sizes, timer))
         features = []
         for dtype in sizes.dtypes:
             say(f"feature path, d = {sizes.feature_input_dim}, {dtype}")
-            features.append(measure_feature_path(dtype, sizes, repeats))
+            features.append(measure_feature_path(dtype, sizes, timer))
         machine = machine_description()
     torch_info, torch_reason, torch_seconds = (None, "not requested (--no-torch)", [])
     if torch:
         say("PyTorch peer")
-        torch_info, torch_reason, torch_seconds = run_torch_peer(cases, repeats, n_threads)
+        torch_info, torch_reason, torch_seconds = run_torch_peer(cases, timer, n_threads)
     for i, (case, s) in enumerate(zip(cases, steps)):
         s.update(step_figures(case, s["seconds"], torch_seconds[i] if torch_seconds else None))
     return {
@@ -463,6 +466,7 @@ def run_bench(*, quick: bool = False, repeats: int = 10, threads: int | None = N
         "seconds_total": time.perf_counter() - t0,
         "quick": quick,
         "repeats": repeats,
+        "warmup_seconds": timer.warmup_seconds,
         "threads": n_threads,
         "load_average_before": list(load),
         "busy": load[0] > BUSY_LOAD,

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from .timing import time_calls
+from .timing import Timer
 
 
 def make_steps(torch, X, y, W0, theta: float, lr: float, radius: float) -> dict:
@@ -74,7 +74,8 @@ def main(argv=None) -> int:
         with np.load(case["path"]) as arrs:
             X, y, W = (torch.from_numpy(arrs[k].copy()) for k in ("X", "y", "W"))
         steps = make_steps(torch, X, y, W, case["threshold"], case["lr"], case["radius"])
-        seconds.append({name: time_calls(fn, spec["repeats"]) for name, fn in steps.items()})
+        timer = Timer(spec["repeats"], spec["warmup_seconds"])
+        seconds.append({name: timer(fn) for name, fn in steps.items()})
     config = torch.__config__.show().splitlines()
     info = {
         "version": torch.__version__,
