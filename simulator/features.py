@@ -151,9 +151,9 @@ class _StepBuffers:
     def __init__(self, n: int, width: int, parts: int, dtype):
         self.key = (n, width, parts)
         self.f, self.loss, self.coef = np.empty(n), np.empty(n), np.empty(n)
-        self.f_parts = np.empty((n, parts))
+        self.f_parts = np.empty((parts, n))
         self.units = np.empty((n, width), dtype=np.int32)
-        self.count = np.empty((n, parts), dtype=np.int64)
+        self.count = np.empty((parts, n), dtype=np.int64)
         self.norms = np.empty(width, dtype=dtype)
 
 

@@ -97,22 +97,23 @@ def codes_forward_parts(indptr, indices, data, Ct, b, f_parts, units, count):
 
     Task t builds, for each sample n, the pre-activations h = (z_n Ct)[c0:c1] of its part
     (:func:`part_bounds`) and lists the active ones (|h_i| > b_i):
-    ``f_parts[n, t] = Σ_{i in part} soft(h_i, b_i)`` and the active units i − c0, in
-    increasing order, in ``units[n, c0:c0 + count[n, t]]``.  The number of parts is
-    ``f_parts.shape[1]``.
+    ``f_parts[t, n] = Σ_{i in part} soft(h_i, b_i)`` and the active units i − c0, in
+    increasing order, in ``units[n, c0:c0 + count[t, n]]``.  The number of parts is
+    ``f_parts.shape[0]``; each task writes its own rows of f_parts and count (no two
+    threads share a cache line of them).
 
     Parameters
     ----------
     indptr, indices, data : Z in CSR, as in :func:`codes_soft_threshold_sum`
     Ct : ndarray, shape (n_features, width)
     b : ndarray, shape (width,)
-    f_parts : ndarray, shape (n_samples, n_parts), float64
+    f_parts : ndarray, shape (n_parts, n_samples), float64
     units : ndarray of int32, shape (n_samples, width); entries past the counts are unset
-    count : ndarray of int64, shape (n_samples, n_parts)
+    count : ndarray of int64, shape (n_parts, n_samples)
     """
     n = indptr.shape[0] - 1
     m = Ct.shape[1]
-    n_parts = f_parts.shape[1]
+    n_parts = f_parts.shape[0]
     for t in prange(n_parts):
         c0, c1 = part_bounds(t, n_parts, m)
         h = np.empty(c1 - c0, Ct.dtype)
@@ -120,19 +121,19 @@ def codes_forward_parts(indptr, indices, data, Ct, b, f_parts, units, count):
         for r in range(n):
             codes_row(indptr, indices, data, Ct, r, c0, c1, h)
             acc, q = active_units_row(h, bt, units[r, c0:c1])
-            f_parts[r, t] = acc
-            count[r, t] = q
+            f_parts[t, r] = acc
+            count[t, r] = q
 
 
 @njit(cache=True)
 def logistic_from_parts(f_parts, y, f_out, loss_out, coef_out):
-    """f_n = Σ_t f_parts[n, t] (in order of t), then the loss and the backward coefficient
+    """f_n = Σ_t f_parts[t, n] (in order of t), then the loss and the backward coefficient
     of each sample (:func:`simulator.kernels.network.logistic_of_sample`).  Serial: O(n).
     """
-    for r in range(f_parts.shape[0]):
+    for r in range(f_parts.shape[1]):
         acc = 0.0
-        for t in range(f_parts.shape[1]):
-            acc += f_parts[r, t]
+        for t in range(f_parts.shape[0]):
+            acc += f_parts[t, r]
         logistic_of_sample(acc, y, r, f_out, loss_out, coef_out)
 
 
@@ -160,7 +161,7 @@ def codes_update_parts(indptr, indices, data, coef, units, count, alpha, Ct, nor
     norms_out : ndarray, shape (width,)
     """
     D, m = Ct.shape
-    n_parts = count.shape[1]
+    n_parts = count.shape[0]
     for t in prange(n_parts):
         c0, c1 = part_bounds(t, n_parts, m)
         acc = np.zeros(c1 - c0)
@@ -170,7 +171,7 @@ def codes_update_parts(indptr, indices, data, coef, units, count, alpha, Ct, nor
                 r = indices[p]
                 c = alpha * data[p] * coef[r]
                 ur = units[r, c0:c1]
-                for q in range(count[r, t]):
+                for q in range(count[t, r]):
                     row[ur[q]] += c
             for i in range(c1 - c0):
                 v = np.float64(row[i])

@@ -84,8 +84,8 @@ def test_codes_forward_parts(dtype, data, n_parts):
     n, m = Z.shape[0], Ct.shape[1]
     outs = []
     for mod in (K, R):
-        f_parts = np.full((n, n_parts), np.nan)
-        units, count = np.full((n, m), -1, np.int32), np.full((n, n_parts), -1, np.int64)
+        f_parts = np.full((n_parts, n), np.nan)
+        units, count = np.full((n, m), -1, np.int32), np.full((n_parts, n), -1, np.int64)
         mod.codes_forward_parts(*csr_parts(Z, dtype), Ct, b, f_parts, units, count)
         outs.append((f_parts, units, count))
     (fk, uk, nk), (fr, ur, nr) = outs
@@ -95,10 +95,10 @@ def test_codes_forward_parts(dtype, data, n_parts):
     for t in range(n_parts):
         c0 = t * m // n_parts
         for r in range(n):
-            np.testing.assert_array_equal(uk[r, c0:c0 + nk[r, t]], ur[r, c0:c0 + nr[r, t]])
+            np.testing.assert_array_equal(uk[r, c0:c0 + nk[t, r]], ur[r, c0:c0 + nr[t, r]])
     # every active unit is listed once, in its own part
     H = np.asarray(Z @ Ct.astype(np.float64))
-    listed = [np.concatenate([t * m // n_parts + uk[r, t * m // n_parts:t * m // n_parts + nk[r, t]]
+    listed = [np.concatenate([t * m // n_parts + uk[r, t * m // n_parts:t * m // n_parts + nk[t, r]]
                               for t in range(n_parts)]) for r in range(n)]
     for r in range(n):
         np.testing.assert_array_equal(listed[r], np.flatnonzero(np.abs(H[r]) > b))
@@ -110,7 +110,7 @@ def test_codes_forward_parts(dtype, data, n_parts):
 def test_logistic_from_parts(n, n_parts, seed, scale):
     """scale 40: margins where the loss needs its overflow-safe form."""
     rng = np.random.default_rng(seed)
-    f_parts = rng.standard_normal((n, n_parts)) * scale
+    f_parts = rng.standard_normal((n_parts, n)) * scale
     y = rng.choice([-1.0, 1.0], n)
     outs = []
     for mod in (K, R):
@@ -130,8 +130,8 @@ def test_codes_update_parts(dtype, data, n_parts, alpha):
     Z, Ct, b, y = data.draw(codes_and_weights(dtype))
     assume(n_parts <= Ct.shape[1])
     n, m = Z.shape[0], Ct.shape[1]
-    f_parts = np.empty((n, n_parts))
-    units, count = np.full((n, m), -1, np.int32), np.empty((n, n_parts), np.int64)
+    f_parts = np.empty((n_parts, n))
+    units, count = np.full((n, m), -1, np.int32), np.empty((n_parts, n), np.int64)
     K.codes_forward_parts(*csr_parts(Z, dtype), Ct, b, f_parts, units, count)
     coef = np.random.default_rng(0).standard_normal(n).astype(dtype)
     a, r_ = Ct.copy(), Ct.copy()
