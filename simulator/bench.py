@@ -2,7 +2,8 @@
 
 The measuring code behind ``fpsim bench`` and ``benchmarks/bench.py`` (issue 6); results
 and how to read them are in ``benchmarks/RESULTS.md``.  One run measures, as medians of
-repeated calls after a warm-up call (so compilation is excluded):
+repeated calls after at least 0.2 s of warm-up calls (so compilation is excluded), the
+figures of one shape timed in turns (:func:`simulator.timing.time_interleaved`):
 
 1. the clean training step and the FGM-ℓ2 adversarial training step at each input_dim d,
    width m = 3d, batch 512, float32 and float64; each also with every backward product
@@ -233,15 +234,14 @@ def measure_steps(case: StepCase, timer: Timer) -> dict:
         A = Xa @ W.T
         A.T @ Xa
 
-    seconds = {
-        "clean_step": timer(lambda: clean_step(W, X, y, net, lr)),
-        "fgm_step": timer(lambda: adversarial_step(W, X, y, net, lr, FGM_RADIUS, "l2")),
-        "clean_step_dense_products": timer(lambda: _clean_step_dense(W, X, y, net, lr)),
-        "fgm_step_dense_products": timer(
-            lambda: _fgm_step_dense(W, X, y, net, lr, FGM_RADIUS)),
-        "matmul_clean": timer(products_clean),
-        "matmul_fgm": timer(products_fgm),
-    }
+    seconds = timer.each({
+        "clean_step": lambda: clean_step(W, X, y, net, lr),
+        "fgm_step": lambda: adversarial_step(W, X, y, net, lr, FGM_RADIUS, "l2"),
+        "clean_step_dense_products": lambda: _clean_step_dense(W, X, y, net, lr),
+        "fgm_step_dense_products": lambda: _fgm_step_dense(W, X, y, net, lr, FGM_RADIUS),
+        "matmul_clean": products_clean,
+        "matmul_fgm": products_fgm,
+    })
     b = thresholds(case.W, net.threshold_rule, net.threshold, net.fixed_bias)
     return {"seconds": seconds, "active_share": float(np.mean(np.abs(H) > b))}
 
@@ -323,15 +323,15 @@ def measure_feature_path(dtype: str, sizes: BenchSizes, timer: Timer, seed: int 
     network = ThresholdNetwork.from_config(W, net, batch_size=sizes.eval_samples)
     codes = Codes.from_sparse(test.Z, dtype)
     b = model.thresholds(net)
-    seconds = {
-        "dense_step": timer(lambda: clean_step(W_dense, batch.X, batch.y, net, lr)),
-        "feature_step": timer(lambda: model.clean_step(batch.Z, batch.y, net, lr)),
-        "dense_step_with_sampling": timer(dense_with_sampling),
-        "feature_step_with_sampling": timer(features_with_sampling),
-        "dense_evaluation": timer(lambda: network.decision_function(test.X)),
-        "feature_evaluation": timer(lambda: codes_decision_function(model.Ct, b, codes)),
-        "to_feature_coordinates": timer(lambda: FeatureCoordinates(W, problem.M)),
-    }
+    seconds = timer.each({
+        "dense_step": lambda: clean_step(W_dense, batch.X, batch.y, net, lr),
+        "feature_step": lambda: model.clean_step(batch.Z, batch.y, net, lr),
+        "dense_step_with_sampling": dense_with_sampling,
+        "feature_step_with_sampling": features_with_sampling,
+        "dense_evaluation": lambda: network.decision_function(test.X),
+        "feature_evaluation": lambda: codes_decision_function(model.Ct, b, codes),
+        "to_feature_coordinates": lambda: FeatureCoordinates(W, problem.M),
+    })
     return {
         "input_dim": d, "width": m, "sparsity": k, "batch": sizes.batch, "dtype": dtype,
         "eval_samples": sizes.eval_samples, "seconds": seconds,

@@ -74,8 +74,7 @@ def main(argv=None) -> int:
         with np.load(case["path"]) as arrs:
             X, y, W = (torch.from_numpy(arrs[k].copy()) for k in ("X", "y", "W"))
         steps = make_steps(torch, X, y, W, case["threshold"], case["lr"], case["radius"])
-        timer = Timer(spec["repeats"], spec["warmup_seconds"])
-        seconds.append({name: timer(fn) for name, fn in steps.items()})
+        seconds.append(Timer(spec["repeats"], spec["warmup_seconds"]).each(steps))
     config = torch.__config__.show().splitlines()
     info = {
         "version": torch.__version__,

@@ -21,25 +21,44 @@ def time_calls(fn, repeats: int, warmup: int = 1, warmup_seconds: float = WARMUP
 
     Before them, at least ``warmup`` calls, and more until ``warmup_seconds`` have passed.
     """
+    return time_interleaved({"fn": fn}, repeats, warmup, warmup_seconds)["fn"]
+
+
+def time_interleaved(fns: dict, repeats: int, warmup: int = 1,
+                     warmup_seconds: float = WARMUP_SECONDS) -> dict:
+    """Median wall time in seconds of each callable of ``fns``, timed in turns.
+
+    Each of ``repeats`` rounds times one call of every function, so a burst of load on a
+    shared machine lands on one call of each rather than on every call of one (timing
+    each function's calls back to back once put a whole figure 1.5× off, and a ratio of
+    two figures with it).  Before the rounds, at least ``warmup`` rounds untimed, and
+    more until ``warmup_seconds`` have passed.
+    """
     start = time.perf_counter()
     done = 0
     while done < warmup or time.perf_counter() - start < warmup_seconds:
-        fn()
+        for fn in fns.values():
+            fn()
         done += 1
-    times = np.empty(repeats)
+    times = {name: np.empty(repeats) for name in fns}
     for i in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times[i] = time.perf_counter() - t
-    return float(np.median(times))
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name][i] = time.perf_counter() - t
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 @dataclass(frozen=True)
 class Timer:
-    """:func:`time_calls` with its settings bound: ``Timer(10)(fn)``."""
+    """:func:`time_calls` and :func:`time_interleaved` with their settings bound:
+    ``Timer(10)(fn)``, ``Timer(10).each({"a": fa, "b": fb})``."""
 
     repeats: int
     warmup_seconds: float = WARMUP_SECONDS
 
     def __call__(self, fn) -> float:
         return time_calls(fn, self.repeats, warmup_seconds=self.warmup_seconds)
+
+    def each(self, fns: dict) -> dict:
+        return time_interleaved(fns, self.repeats, warmup_seconds=self.warmup_seconds)

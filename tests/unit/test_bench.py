@@ -2,6 +2,7 @@
 
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -88,3 +89,30 @@ def test_existing_output_file_is_not_overwritten(bench, capsys):
     assert main(["bench", "--quick", "--out", str(out)]) == 2
     assert "exists already" in capsys.readouterr().err
     assert out.read_text() == before
+
+
+def test_interleaved_timing_takes_turns_and_reports_each_median(monkeypatch):
+    """Rounds of one call each, after the warm-up; the median of each function's own calls
+    (a fake clock: every call of 'slow' takes 3 s, of 'fast' 1 s, except one 100 s burst)."""
+    from simulator import timing
+
+    now = [0.0]
+    calls = []
+
+    def make(name, default, first=()):
+        durations = list(first)
+
+        def fn():
+            calls.append(name)
+            now[0] += durations.pop(0) if durations else default
+        return fn
+
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    # 'fast': its warm-up call, then a 100 s burst on its first timed call
+    out = timing.time_interleaved({"slow": make("slow", 3.0), "fast": make("fast", 1.0, [1.0, 100.0])},
+                                  repeats=5, warmup=1, warmup_seconds=0.0)
+    assert calls == ["slow", "fast"] * 6
+    assert out == {"slow": 3.0, "fast": 1.0}
+    now[0], calls[:] = 0.0, []
+    timing.time_calls(make("slow", 3.0), repeats=2, warmup=1, warmup_seconds=10.0)
+    assert len(calls) == 4 + 2  # warm-up until 10 s have passed (4 calls of 3 s), then 2 timed
