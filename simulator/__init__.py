@@ -29,6 +29,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # fpsim command does).  A value set by the user wins.
 OPENBLAS_THREAD_TIMEOUT_DEFAULTED = "OPENBLAS_THREAD_TIMEOUT" not in _os.environ
 # whether the loaded OpenBLAS runs with the value in the environment
-OPENBLAS_THREAD_TIMEOUT_APPLIED = not OPENBLAS_THREAD_TIMEOUT_DEFAULTED or "numpy" not in _sys.modules
+OPENBLAS_THREAD_TIMEOUT_APPLIED = (not OPENBLAS_THREAD_TIMEOUT_DEFAULTED
+                                   or "numpy" not in _sys.modules)
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
