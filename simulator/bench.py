@@ -290,7 +290,7 @@ def measure_pgd(d: int, dtype: str, sizes: BenchSizes, timer: Timer, seed: int =
     settings = AttackSettings(pgd_steps=sizes.pgd_steps, pgd_restarts=0, pgd_step_rel=0.1)
     attacked = int(np.sum(test.y * model.decision_function(test.X) > 0))
     seconds = timer(lambda: pgd_attack(model, test.X, test.y, FGM_RADIUS, "l2", settings,
-                                            stream(seed, "attack")))
+                                       stream(seed, "attack")))
     return {"input_dim": d, "width": m, "dtype": dtype, "samples": sizes.pgd_samples,
             "samples_attacked": attacked, "steps": sizes.pgd_steps, "seconds": seconds,
             "sample_steps_per_second": attacked * sizes.pgd_steps / seconds}
