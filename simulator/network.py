@@ -60,6 +60,16 @@ def _use_active_kernels(P, skip_inactive) -> bool:
     return bool(skip_inactive)
 
 
+def _logistic_backward(W, b, X, y, kernels):
+    """P (the BLAS product X Wᵀ, turned in place into the backward coefficients), f and the
+    per-sample losses (:func:`simulator.kernels.network.logistic_backward_inplace`)."""
+    n = X.shape[0]
+    P = X @ W.T
+    f, loss, coef = np.empty(n), np.empty(n), np.empty(n)
+    kernels.logistic_backward_inplace(P, b, y, f, loss, coef)
+    return P, f, loss
+
+
 def loss_and_gradient(W, b, X, y, kernels=K, skip_inactive=None):
     """Mean logistic loss over the batch and its gradient in W.
 
@@ -85,17 +95,13 @@ def loss_and_gradient(W, b, X, y, kernels=K, skip_inactive=None):
     f : ndarray, shape (n_samples,) (float64)
     """
     n = X.shape[0]
-    H = X @ W.T
-    f = np.empty(n)
-    loss = np.empty(n)
-    coef = np.empty(n)
-    kernels.logistic_backward_inplace(H, b, y, f, loss, coef)
+    P, f, loss = _logistic_backward(W, b, X, y, kernels)
     alpha = W.dtype.type(1.0 / n)
-    if _use_active_kernels(H, skip_inactive):
+    if _use_active_kernels(P, skip_inactive):
         grad = np.empty_like(W)
-        kernels.active_transpose_product(H, X, alpha, W.dtype.type(0), grad)
+        kernels.active_transpose_product(P, X, alpha, W.dtype.type(0), grad)
     else:
-        grad = H.T @ X
+        grad = P.T @ X
         grad *= alpha
     return float(loss.mean()), grad, f
 
@@ -108,18 +114,14 @@ def logistic_step(W, b, X, y, step_size, kernels=K, skip_inactive=None) -> float
     (beta = 1): no gradient array, one pass over W.  Returns the mean loss before the step.
     """
     n = X.shape[0]
-    H = X @ W.T
-    f = np.empty(n)
-    loss = np.empty(n)
-    coef = np.empty(n)
-    kernels.logistic_backward_inplace(H, b, y, f, loss, coef)
+    P, _, loss = _logistic_backward(W, b, X, y, kernels)
     alpha = W.dtype.type(-step_size / n)
-    if _use_active_kernels(H, skip_inactive):
-        kernels.active_transpose_product(H, X, alpha, W.dtype.type(1), W)
+    if _use_active_kernels(P, skip_inactive):
+        kernels.active_transpose_product(P, X, alpha, W.dtype.type(1), W)
     else:
         # numpy's BLAS has no in-place gemm; scipy.linalg.blas's does, but it loads a second
         # OpenBLAS, and with it the dense-products steps of one bench run took 2.4× longer
-        grad = H.T @ X
+        grad = P.T @ X
         grad *= -alpha
         W -= grad
     return float(loss.mean())

@@ -162,12 +162,7 @@ class PolynomialKernelModel:
         X = self._coerce(X)
         form = self.quadratic_form()
         if form is not None:
-            a0, g, Q = form
-            f = X @ g
-            f += a0
-            if Q is not None:
-                f += np.einsum("ij,ij->i", X @ Q, X)
-            return f
+            return _quadratic_values(X, form)[0]
         out = np.empty(X.shape[0])
         for s in range(0, X.shape[0], self.batch_size):
             B = kernel_base(X[s:s + self.batch_size], self.centres, self.offset, self.scale)
@@ -181,15 +176,11 @@ class PolynomialKernelModel:
         p = self.degree
         form = self.quadratic_form()
         if form is not None:
-            a0, g, Q = form
-            f = X @ g
-            f += a0
-            if Q is None:
+            g = form[1]
+            f, G = _quadratic_values(X, form)  # G = X Q, the gradient's 2Qx part halved
+            if G is None:
                 G = np.repeat(g[None, :], X.shape[0], axis=0)
             else:
-                XQ = X @ Q
-                f += np.einsum("ij,ij->i", XQ, X)
-                G = XQ
                 G *= 2.0
                 G += g[None, :]
             G *= -y[:, None]
@@ -215,6 +206,19 @@ class PolynomialKernelModel:
 # ----------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------
+
+
+def _quadratic_values(X, form):
+    """f(X) = a0 + X g + rowwise xᵀQx from the quadratic form (a0, g, Q), and X Q (None when
+    Q is None, p = 1): the values and what the gradient g + 2Qx needs."""
+    a0, g, Q = form
+    f = X @ g
+    f += a0
+    if Q is None:
+        return f, None
+    XQ = X @ Q
+    f += np.einsum("ij,ij->i", XQ, X)
+    return f, XQ
 
 
 def _objective(A, alpha, y, K, reg):

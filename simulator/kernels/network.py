@@ -17,7 +17,7 @@ not spin between kernels: ``simulator/__init__.py``.
 
 Every parallel kernel has a plain-numpy twin of the same name in
 ``simulator/reference/network.py``; the per-row helpers they share (``*_row``,
-:func:`set_listed`, :func:`logistic_of_sample`) are tested through them.
+:func:`list_active`, :func:`set_listed`, :func:`logistic_of_sample`) are tested through them.
 """
 
 import numpy as np
@@ -60,20 +60,31 @@ def soft_threshold_sum(H, b, out):
 
 
 @njit(cache=True)
-def active_units_row(h, b, units):
-    """(Σ_i soft(h[i], b[i]), q) for one sample's pre-activations h, listing its active units
-    (|h_i| > b_i) in units[:q], in increasing order; the sum in float64, in that order.
+def list_active(h, b, units):
+    """q, with the active units (|h_i| > b_i) written to units[:q] in increasing order.
 
-    Two passes, for speed: a branch-free one writes every i to units[q] and advances q only
-    past the active ones (a few per cent: a branch on each would be mispredicted often);
-    then the sum runs over the listed units only (b ≥ 0; a NaN is inactive).  A branch on
-    each unit ran 1.8× slower at 5 % active units.  The kernels that write the coefficient
-    matrix P then zero each row and set the listed entries, again without a branch per unit.
+    Branch-free: every i is written to units[q] and q advances only past the active ones
+    (a few per cent: a branch on each would be mispredicted often).  b ≥ 0; a NaN is
+    inactive.
     """
     q = 0
     for i in range(h.shape[0]):
         units[q] = i  # q ≤ i: always in bounds
         q += abs(h[i]) > b[i]
+    return q
+
+
+@njit(cache=True)
+def active_units_row(h, b, units):
+    """(Σ_i soft(h[i], b[i]), q) for one sample's pre-activations h, listing its active units
+    (|h_i| > b_i) in units[:q], in increasing order; the sum in float64, in that order.
+
+    Two passes, for speed: :func:`list_active`, then the sum over the listed units only.
+    A branch on each unit ran 1.8× slower at 5 % active units.  The kernels that write the
+    coefficient matrix P then zero each row and set the listed entries (:func:`set_listed`),
+    again without a branch per unit.
+    """
+    q = list_active(h, b, units)
     acc = 0.0
     for p in range(q):
         i = units[p]

@@ -26,18 +26,36 @@ parallel (``prange``) over samples, or over neurons where they write rows of ΔW
 so no two threads write the same row; the caller sets the number of threads
 (``numba.set_num_threads``, see :mod:`simulator.threads`).
 
-Every kernel has a plain-numpy twin of the same name in ``simulator/reference/ntk.py``.
+Every parallel kernel has a plain-numpy twin of the same name in
+``simulator/reference/ntk.py``; the helpers they share (:func:`linearised_row` and those of
+:mod:`simulator.kernels.network`) are tested through them.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from .network import softplus_and_sigmoid
+from .network import (active_units_row, list_active, logistic_of_sample, n_tasks, set_listed,
+                      task_rows)
 
 
 # ----------------------------------------------------------------------------------------
 # Dense form: L = X ΔWᵀ from BLAS
 # ----------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def linearised_row(h0, l, b, units):
+    """(Σ_{i∈S} [soft(h0_i, b_i) + l_i], q) for one sample, its open gates S = {i : |h0_i| > b_i}
+    listed in units[:q] (:func:`simulator.kernels.network.list_active`); the sum in float64,
+    in increasing i."""
+    q = list_active(h0, b, units)
+    acc = 0.0
+    for p in range(q):
+        i = units[p]
+        v = h0[i]
+        t = b[i]
+        acc += (v - t if v > t else v + t) + l[i]
+    return acc, q
+
 
 @njit(cache=True, parallel=True)
 def linearised_soft_threshold_sum(H0, L, b, out):
@@ -51,16 +69,11 @@ def linearised_soft_threshold_sum(H0, L, b, out):
     out : ndarray, shape (n_samples,)       receives f (float64 accumulation)
     """
     n, m = H0.shape
-    for r in prange(n):
-        acc = 0.0
-        for i in range(m):
-            h = H0[r, i]
-            t = b[i]
-            if h > t:
-                acc += h - t + L[r, i]
-            elif h < -t:
-                acc += h + t + L[r, i]
-        out[r] = acc
+    for task in prange(n_tasks(n)):
+        scratch = np.empty(m, np.int32)
+        lo, hi = task_rows(task, n)
+        for r in range(lo, hi):
+            out[r] = linearised_row(H0[r], L[r], b, scratch)[0]
 
 
 @njit(cache=True, parallel=True)
@@ -79,26 +92,13 @@ def linearised_logistic_backward_inplace(H0, L, b, y, f_out, loss_out, coef_out)
     f_out, loss_out, coef_out : ndarray, shape (n_samples,)
     """
     n, m = H0.shape
-    for r in prange(n):
-        acc = 0.0
-        for i in range(m):
-            h = H0[r, i]
-            t = b[i]
-            if h > t:
-                acc += h - t + L[r, i]
-            elif h < -t:
-                acc += h + t + L[r, i]
-        f_out[r] = acc
-        loss_out[r], s = softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
-        g = -y[r] * s  # dℓ/df
-        coef_out[r] = g
-        for i in range(m):
-            h = H0[r, i]
-            t = b[i]
-            if h > t or h < -t:
-                L[r, i] = g
-            else:
-                L[r, i] = 0.0
+    for task in prange(n_tasks(n)):
+        scratch = np.empty(m, np.int32)
+        lo, hi = task_rows(task, n)
+        for r in range(lo, hi):
+            acc, q = linearised_row(H0[r], L[r], b, scratch)
+            logistic_of_sample(acc, y, r, f_out, loss_out, coef_out)
+            set_listed(L[r], scratch[:q], coef_out[r])
 
 
 @njit(cache=True, parallel=True)
@@ -109,20 +109,12 @@ def linearised_margin_backward_inplace(H0, L, b, y, f_out):
     ∇_x(−y_n f_lin(x_n)) away from the gate boundaries (where f_lin jumps).
     """
     n, m = H0.shape
-    for r in prange(n):
-        acc = 0.0
-        for i in range(m):
-            h = H0[r, i]
-            t = b[i]
-            if h > t:
-                acc += h - t + L[r, i]
-                L[r, i] = -y[r]
-            elif h < -t:
-                acc += h + t + L[r, i]
-                L[r, i] = -y[r]
-            else:
-                L[r, i] = 0.0
-        f_out[r] = acc
+    for task in prange(n_tasks(n)):
+        scratch = np.empty(m, np.int32)
+        lo, hi = task_rows(task, n)
+        for r in range(lo, hi):
+            f_out[r], q = linearised_row(H0[r], L[r], b, scratch)
+            set_listed(L[r], scratch[:q], -y[r])
 
 
 @njit(cache=True, parallel=True)
@@ -140,25 +132,6 @@ def open_gate_count(H0, b):
 # ----------------------------------------------------------------------------------------
 # Open-gate form: only the gates with |h0| > b0
 # ----------------------------------------------------------------------------------------
-
-@njit(cache=True)
-def _open_gates(H0, b, r, idx):
-    """The open gates of sample r: their indices in ``idx[:count]``; returns (count, Σ soft)."""
-    count = 0
-    acc = 0.0
-    for i in range(H0.shape[1]):
-        h = H0[r, i]
-        t = b[i]
-        if h > t:
-            acc += h - t
-        elif h < -t:
-            acc += h + t
-        else:
-            continue
-        idx[count] = i
-        count += 1
-    return count, acc
-
 
 @njit(cache=True)
 def _sum_rows(A, idx, count, v):
@@ -195,7 +168,7 @@ def open_gate_soft_threshold_sum(H0, b, X, dW, out):
     for r in prange(n):
         idx = np.empty(m, np.int32)
         v = np.empty(d)  # Σ_{i∈S_n} Δw_i
-        count, soft = _open_gates(H0, b, r, idx)
+        soft, count = active_units_row(H0[r], b, idx)
         _sum_rows(dW, idx, count, v)
         out[r] = soft + _dot(X[r], v)
 
@@ -229,13 +202,10 @@ def open_gate_logistic_backward(H0, b, X, dW, y, f_out, loss_out, coef_out, grad
     count = np.empty(n, np.int64)
     for r in prange(n):
         v = np.empty(d)
-        c, soft = _open_gates(H0, b, r, gates[r])
+        soft, c = active_units_row(H0[r], b, gates[r])
         count[r] = c
         _sum_rows(dW, gates[r], c, v)
-        acc = soft + _dot(X[r], v)
-        f_out[r] = acc
-        loss_out[r], s = softplus_and_sigmoid(-y[r] * acc)  # the loss is softplus(−y f)
-        coef_out[r] = -y[r] * s  # dℓ/df
+        logistic_of_sample(soft + _dot(X[r], v), y, r, f_out, loss_out, coef_out)
     # the samples whose gate i is open: samples[first[i]:first[i + 1]], in increasing order
     first = np.zeros(m + 1, np.int64)
     for r in range(n):
@@ -284,7 +254,7 @@ def open_gate_margin_backward(H0, b, X, W0, dW, y, f_out, G_out):
         idx = np.empty(m, np.int32)
         u = np.empty(d)  # Σ_{i∈S_n} w0_i
         v = np.empty(d)  # Σ_{i∈S_n} Δw_i
-        count, soft = _open_gates(H0, b, r, idx)
+        soft, count = active_units_row(H0[r], b, idx)
         _sum_rows(W0, idx, count, u)
         _sum_rows(dW, idx, count, v)
         f_out[r] = soft + _dot(X[r], v)
