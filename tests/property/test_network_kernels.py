@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from simulator.kernels import network as K
 from simulator.reference import network as R
+from tests.property.twins import assert_logistic_outputs, call_both
 from tests.tolerances import twin_atol
 
 DTYPES = [np.float64, np.float32]
@@ -47,18 +48,11 @@ def test_soft_threshold_sum(dtype, data):
 def test_logistic_backward_inplace(dtype, data):
     H, b, y = data.draw(layer(dtype))
     H *= dtype(data.draw(st.sampled_from([1.0, 30.0])))  # large margins: the stable branch
-    Hk, Hr = H.copy(), H.copy()
     n = H.shape[0]
-    fk, lk, ck = np.empty(n), np.empty(n), np.empty(n)
-    fr, lr, cr = np.empty(n), np.empty(n), np.empty(n)
-    K.logistic_backward_inplace(Hk, b, y, fk, lk, ck)
-    R.logistic_backward_inplace(Hr, b, y, fr, lr, cr)
-    tol = twin_atol(dtype, np.abs(H).sum(1).max())
-    np.testing.assert_allclose(fk, fr, rtol=0, atol=tol)
-    np.testing.assert_allclose(lk, lr, rtol=1e-6, atol=tol)
-    np.testing.assert_allclose(ck, cr, rtol=1e-6, atol=tol)
-    np.testing.assert_allclose(Hk, Hr, rtol=1e-6, atol=tol)
-    assert np.all(lk >= 0) and np.all(np.abs(ck) <= 1)
+    (Hk, _, _, fk, lk, ck), (Hr, _, _, fr, lr, cr) = call_both(
+        K, R, "logistic_backward_inplace", H, b, y, np.empty(n), np.empty(n), np.empty(n))
+    assert_logistic_outputs((Hk, fk, lk, ck), (Hr, fr, lr, cr),
+                            twin_atol(dtype, np.abs(H).sum(1).max()))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -95,10 +89,8 @@ def test_logistic_active_units(dtype, data):
 @given(data=st.data())
 def test_margin_backward_inplace(dtype, data):
     H, b, y = data.draw(layer(dtype))
-    Hk, Hr = H.copy(), H.copy()
-    fk, fr = np.empty(H.shape[0]), np.empty(H.shape[0])
-    K.margin_backward_inplace(Hk, b, y, fk)
-    R.margin_backward_inplace(Hr, b, y, fr)
+    (Hk, _, _, fk), (Hr, _, _, fr) = call_both(K, R, "margin_backward_inplace", H, b, y,
+                                               np.empty(H.shape[0]))
     np.testing.assert_allclose(fk, fr, rtol=0, atol=twin_atol(dtype, np.abs(H).sum(1).max()))
     np.testing.assert_array_equal(Hk, Hr)
 
