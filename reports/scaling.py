@@ -24,10 +24,10 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from simulator.scaling import (LEFT, RIGHT, critical_radius, fit_exponent,  # noqa: E402
+from simulator.sweeps.scaling import (LEFT, RIGHT, critical_radius, fit_exponent,  # noqa: E402
                                interpolate_accuracy, power_law)
 
-from . import outdir  # noqa: E402
+from simulator import storage  # noqa: E402
 
 STYLE = {"ideal": ("k", "--"), "adversarial": ("C0", "-"), "clean": ("C3", "-")}
 FREE_COLOURS = tuple(f"C{j}" for j in range(10) if f"C{j}" not in ("C0", "C3"))
@@ -204,7 +204,7 @@ def scaling_markdown(crit, exps, gap, group_cols, level, attack, info: dict) -> 
             "are left out of the fits and counted. The exponent b comes from a least-squares fit "
             "of log τ_c = a + b log d over every uncensored seed's point, with a 95% t-interval. "
             "τ is in ℓ2 units; the ℓ∞ ball has radius τ/√d.", ""]
-    out += ["Orders of magnitude (MODEL.md): the ideal purified network's τ_c should not shrink "
+    out += ["Orders of magnitude (docs/model.md): the ideal purified network's τ_c should not shrink "
             "with d (b ≈ 0); the linear oracle's shrinks like √(k/d), so b ≈ (c − 1)/2 when "
             "k = d^c; the clean network breaks at radii that shrink with d, and adversarial "
             "training should keep its τ_c near the ideal network's.", ""]
@@ -262,9 +262,9 @@ def write_scaling_report(out: Path, results: pd.DataFrame, group_cols: list, *,
     gap = gap_table(results, exps, group_cols, attack)
     paths = {"scaling": out / "scaling.csv", "exponents": out / "exponents.csv",
              "gap": out / "gap.csv", "markdown": out / "SCALING.md"}
-    outdir.write_csv(paths["scaling"], crit)
-    outdir.write_csv(paths["exponents"], exps)
-    outdir.write_csv(paths["gap"], gap)
+    storage.write_csv(paths["scaling"], crit)
+    storage.write_csv(paths["exponents"], exps)
+    storage.write_csv(paths["gap"], gap)
     if not crit.empty:
         paths["figure"] = scaling_figure(crit, exps, group_cols, out / "scaling.png", level)
     text = scaling_markdown(crit, exps, gap, group_cols, level, attack,

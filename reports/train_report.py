@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outdir import environment, peak_rss_mib, write_csv, write_json
+from simulator.storage import environment, peak_rss_mib, write_csv, write_json
 
 RESULT_COLUMNS = ["model", "norm", "tau", "radius", "attack", "clean_acc", "robust_acc"]
 
 
 def save_weights(path: Path, res) -> None:
+    """weights.npz of a run or of the phases trained so far (a weight not trained is absent)."""
+    arrays = {"W_init": res.W_init, "W_clean": res.W_clean, "W_adv": res.W_adv,
+              "M": res.problem.M, "w_star": res.problem.w_star}
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, W_init=res.W_init, W_clean=res.W_clean, W_adv=res.W_adv,
-             M=res.problem.M, w_star=res.problem.w_star)
+    np.savez(tmp, **{k: v for k, v in arrays.items() if v is not None})
     tmp.replace(path)
 
 
@@ -27,7 +29,7 @@ def run_record(res, status: str, threads: int, argv=None) -> dict:
         "threads": threads,
         "timings_seconds": res.timings,
         "peak_rss_mib": peak_rss_mib(),
-        "summary": res.summary,
+        "summary": getattr(res, "summary", {}),
         "environment": environment(),
         "argv": list(argv) if argv is not None else None,
     }

@@ -6,17 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .outdir import write_csv
+from simulator.storage import write_csv
 
 SUMMARY_COLUMNS = ["claim", "norm", "tau", "model", "quantity", "measured", "ci95_low",
                    "ci95_high", "per_seed", "criterion", "verdict"]
-
-
-def write_check_csv(folder: Path, result) -> Path:
-    path = Path(folder) / f"{result.claim}_{result.norm}.csv"
-    if result.details is not None:
-        write_csv(path, result.details)
-    return path
 
 
 def write_summary(folder: Path, results: list) -> pd.DataFrame:

@@ -33,3 +33,53 @@ OPENBLAS_THREAD_TIMEOUT_APPLIED = (not OPENBLAS_THREAD_TIMEOUT_DEFAULTED
                                    or "numpy" not in _sys.modules)
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
+
+# ----------------------------------------------------------------------------------------
+# The public API, loaded lazily (PEP 562): ``import simulator as fp`` imports nothing heavy,
+# so a sweep worker can pin its threads before numba and numpy load; ``fp.RunConfig`` and the
+# other names below import their module on first use.
+# ----------------------------------------------------------------------------------------
+_PUBLIC = {
+    # configs
+    "DataConfig": "config", "NetworkConfig": "config", "TrainConfig": "config",
+    "EvalConfig": "config", "RunConfig": "config", "ConfigError": "config",
+    "load_run_config": "config", "LowerBoundConfig": "lower_bounds",
+    # the data model and the network
+    "SparseCodingProblem": "data", "Batch": "data",
+    "ThresholdNetwork": "network", "ideal_network": "network", "init_weights": "network",
+    # training
+    "train_clean": "training", "train_adversarial": "training",
+    "TrainingDivergedError": "training",
+    # the run path
+    "run_networks": "pipeline", "train_networks": "pipeline", "build_models": "pipeline",
+    "draw_test_set": "pipeline", "evaluate": "pipeline", "RunCache": "pipeline",
+    "Trained": "pipeline", "RunResult": "pipeline",
+    # attacks and certification
+    "AttackSettings": "attacks", "robust_accuracy_table": "attacks", "fgm_attack": "attacks",
+    "pgd_attack": "attacks", "dense_attack": "attacks", "feature_attack": "attacks",
+    "certified_margin": "certification.relaxation",
+    # lower-bound models (claim 3)
+    "fit_lower_bound": "lower_bounds", "LinearModel": "lower_bounds",
+    "PolynomialKernelModel": "lower_bounds", "NTKModel": "lower_bounds",
+    # metrics of purification
+    "purification_measures": "metrics", "dense_mixture_share": "metrics", "purity": "metrics",
+    # registries and helpers
+    "MODEL_KINDS": "models", "NORMS": "norms", "radius_in_norm": "norms", "stream": "rng",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

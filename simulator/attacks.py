@@ -1,4 +1,4 @@
-"""The evaluation attack ensemble and robust accuracy (MODEL.md, "What is measured").
+"""The evaluation attack ensemble and robust accuracy (docs/model.md, "What is measured").
 
 Attacks work on any model that offers ``decision_function(X)`` and ``margin_gradient(X, y)``
 (see :mod:`simulator.network`).  A sample counts as robust at radius τ only if it is
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .perturb import project, random_in_ball, steepest_step
+from .norms import project, random_in_ball, steepest_step
 
 ATTACKS = ("fgm", "pgd", "dense", "features")
 

@@ -205,7 +205,7 @@ class _ConfigMixin:
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig(_ConfigMixin):
-    """The sparse-coding data model x = M z + ξ, y = sign(⟨w*, z⟩) (MODEL.md, "Data")."""
+    """The sparse-coding data model x = M z + ξ, y = sign(⟨w*, z⟩) (docs/model.md, "Data")."""
 
     input_dim: int = 512  # d: the paper's regime needs d large enough that k ≪ √d·…; 512 shows all effects
     n_features: int | None = None  # D: None means D = d (Haar-orthogonal M)
@@ -240,7 +240,7 @@ class DataConfig(_ConfigMixin):
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig(_ConfigMixin):
-    """The two-layer thresholded symmetric-ReLU network (MODEL.md, "Learner")."""
+    """The two-layer thresholded symmetric-ReLU network (docs/model.md, "Learner")."""
 
     width: int = 1536  # m = 3d: with m = d FGM training purified less and lost accuracy
     threshold_rule: str = "relative"  # b_i = θ‖w_i‖, recomputed every step (the paper's rule)
@@ -265,7 +265,7 @@ FEATURE_PATH_MODES = ("auto", "on", "off")
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(_ConfigMixin):
-    """Clean training, then adversarial training from the clean weights (MODEL.md, "Training")."""
+    """Clean training, then adversarial training from the clean weights (docs/model.md, "Training")."""
 
     clean_steps: int = 2000  # enough for clean accuracy ≥ 0.99 at the default regime
     # FGM at radius 0.3 plateaus by 2000 steps (d = 512, seed 0: robust 0.930 at τ = 0.15
@@ -306,7 +306,7 @@ class TrainConfig(_ConfigMixin):
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig(_ConfigMixin):
-    """Evaluation: test set, radii and the attack ensemble (MODEL.md, "What is measured")."""
+    """Evaluation: test set, radii and the attack ensemble (docs/model.md, "What is measured")."""
 
     n_test: int = 2048
     taus: tuple = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # in ℓ2 units; ℓ∞ radius is τ/√d

@@ -1,4 +1,4 @@
-"""The sparse-coding data model x = M z + ξ, y = sign(⟨w*, z⟩) (MODEL.md, "Data").
+"""The sparse-coding data model x = M z + ξ, y = sign(⟨w*, z⟩) (docs/model.md, "Data").
 
 A :class:`SparseCodingProblem` holds the fixed parts of the model (the dictionary M and the
 label direction w*) and draws samples from them.  Sampling is exact: every z_j is non-zero

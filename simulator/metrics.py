@@ -1,4 +1,4 @@
-"""Purification metrics (MODEL.md, "What is measured"; the paper's claim 4).
+"""Purification metrics (docs/model.md, "What is measured"; the paper's claim 4).
 
 All per-neuron quantities use the feature profile c_i = Mᵀ w_i (least-squares coefficients
 when D > d).

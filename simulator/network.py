@@ -1,4 +1,4 @@
-"""The two-layer thresholded symmetric-ReLU network (MODEL.md, "Learner").
+"""The two-layer thresholded symmetric-ReLU network (docs/model.md, "Learner").
 
 f(x) = Σ_{i=1..m} [ReLU(⟨w_i, x⟩ − b_i) − ReLU(−⟨w_i, x⟩ − b_i)], output layer fixed to ones.
 
@@ -227,7 +227,7 @@ class ThresholdNetwork:
         Z : scipy sparse matrix, shape (n_samples, n_features)
         problem : SparseCodingProblem with noise 0 and a unitary dictionary
         """
-        from .features import (Codes, codes_decision_function, feature_path_applies,
+        from .feature_path import (Codes, codes_decision_function, feature_path_applies,
                                to_feature_coordinates)
 
         if not feature_path_applies(problem):
@@ -268,7 +268,7 @@ def init_weights(config: NetworkConfig, input_dim: int, rng: np.random.Generator
 def ideal_network(problem, config: NetworkConfig, **kw) -> ThresholdNetwork:
     """The ideal purified network: one neuron per feature, w_j = w*_j M_j, same threshold rule.
 
-    Serves as the reference for what a robust network of this family achieves (MODEL.md).
+    Serves as the reference for what a robust network of this family achieves (docs/model.md).
     """
     W = (problem.M * problem.w_star[None, :]).T
     return ThresholdNetwork(np.ascontiguousarray(W, dtype=config.dtype),

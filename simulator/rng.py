@@ -15,7 +15,7 @@ STREAMS = {
     "adv_data": 4,  # adversarial-training batches
     "test_data": 5,  # the test set
     "attack": 6,  # random starts of attacks, during training and evaluation
-    "baselines": 7,  # lower-bound models (their own inits and data)
+    "lower_bounds": 7,  # lower-bound models (their own inits and data)
 }
 
 

@@ -1,4 +1,4 @@
-"""Clean and adversarial training drivers (MODEL.md, "Training").
+"""Clean and adversarial training drivers (docs/model.md, "Training").
 
 Plain-Python loops around the fused kernels of :mod:`simulator.network`: the schedule,
 progress bar, snapshots and NaN detection live here; the numerics live in the kernels.
@@ -13,10 +13,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import NetworkConfig, TrainConfig
-from .features import FeatureCoordinates, code_batches, use_feature_path
+from .feature_path import FeatureCoordinates, code_batches, use_feature_path
 from .kernels import network as K
 from .network import logistic_step, margin_gradient, thresholds
-from .perturb import project, radius_in_norm, random_in_ball, steepest_step
+from .norms import project, radius_in_norm, random_in_ball, steepest_step
 
 
 class TrainingDivergedError(FloatingPointError):

@@ -25,8 +25,8 @@ from .runs import network_run
 CLAIM = "clean_not_robust"
 
 
-def run(regime, seeds=(0, 1, 2), norm="l2") -> CheckResult:
-    runs = [network_run(regime, s, norm) for s in seeds]
+def run(regime, seeds=(0, 1, 2), norm="l2", cache=None) -> CheckResult:
+    runs = [network_run(regime, s, norm, cache) for s in seeds]
     tau = regime.tau_for(norm)
     q = [
         Quantity("clean_acc", [clean_of(r.results, "clean") for r in runs], "clean_clean_acc", "clean"),

@@ -27,8 +27,8 @@ from .runs import network_run
 CLAIM = "fgm_robust"
 
 
-def run(regime, seeds=(0, 1, 2), norm="l2") -> CheckResult:
-    runs = [network_run(regime, s, norm) for s in seeds]
+def run(regime, seeds=(0, 1, 2), norm="l2", cache=None) -> CheckResult:
+    runs = [network_run(regime, s, norm, cache) for s in seeds]
     tau = regime.tau_for(norm)
     q = [
         Quantity("robust_acc_ensemble", [robust_at(r.results, "ideal", norm, tau) for r in runs],

@@ -23,8 +23,8 @@ CLAIM = "linear_lower_bound"
 KINDS = ["linear", "linear_oracle"]
 
 
-def run(regime, seeds=(0, 1, 2), norm="l2"):
-    return lower_bound_check(CLAIM, KINDS, regime, seeds, norm)
+def run(regime, seeds=(0, 1, 2), norm="l2", cache=None):
+    return lower_bound_check(CLAIM, KINDS, regime, seeds, norm, cache)
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
 """Shared driver of the three lower-bound checks (claim 3): train, attack, cache.
 
-For each seed the baselines see the run's own problem (M, w*) and test set (same named
+For each seed the lower-bound models see the run's own problem (M, w*) and test set (same named
 random streams as the network run), so their figures sit beside the network's.  Each model
 is trained clean and adversarially (at the network's training radius, in the check's norm)
 and attacked with the same ensemble as the network over the regime's τ grid; linear models
@@ -15,73 +15,55 @@ import time
 import pandas as pd
 from tqdm.auto import tqdm
 
-from simulator.attacks import robust_accuracy_table
-from simulator.baselines import LinearModel, fit_baseline
-from simulator.data import SparseCodingProblem
-from simulator.experiment import attack_settings
-from simulator.perturb import radius_in_norm
+from simulator.pipeline import (RunCache, draw_test_set, evaluate, fit_lower_bound_models,
+                                train_networks)
 from simulator.rng import stream
 from simulator.threads import thread_limit
 
 from .common import CheckResult, Quantity
 
-_CACHE: dict = {}
-# clean fits by (data, network, budgets, seed, kind): a clean fit does not depend on the norm,
-# and the adversarial fits of both norms continue from it (fit_baseline's ``clean``)
-_CLEAN_MODELS: dict = {}
+NAMESPACE = "lower_bound_rows"
 
 
-def _problem_and_test(regime, seed):
-    cfg = regime.run
-    problem = SparseCodingProblem(cfg.data, stream(seed, "problem"), dtype=cfg.network.dtype)
-    test = problem.sample(cfg.eval.n_test, stream(seed, "test_data"))
-    return problem, test
+def lower_bound_rows(regime, seed: int, norm: str, kind: str, adversarial: bool,
+                     cache: RunCache | None = None) -> list:
+    """Evaluation rows (seed, model, norm, tau, radius, attack, clean_acc, robust_acc, fit_seconds).
+
+    The model sees the run's own problem and test set (:mod:`simulator.pipeline`, the same
+    streams as the network run); the adversarial fit continues from the clean fit of the same
+    seed and kind, which ``cache`` keeps across norms.  Each model's attacks draw from a fresh
+    ``attack`` stream.
+    """
+    cache = RunCache() if cache is None else cache
+    key = (regime.run, regime.lower_bounds, regime.tau_for(norm), seed, norm, kind, adversarial)
+    return cache.get(NAMESPACE, key, lambda: _rows(regime, seed, norm, kind, adversarial, cache))
 
 
-def baseline_rows(regime, seed: int, norm: str, kind: str, adversarial: bool) -> list:
-    """Evaluation rows (model, norm, tau, radius, attack, clean_acc, robust_acc, seed)."""
-    key = (regime.run, regime.baselines, regime.tau_for(norm), seed, norm, kind, adversarial)
-    if key in _CACHE:
-        return _CACHE[key]
+def _rows(regime, seed, norm, kind, adversarial, cache) -> list:
     cfg = regime.config_for(seed, norm)
     with thread_limit(cfg.threads):
-        problem, test = _problem_and_test(regime, seed)
+        trained = train_networks(cfg, phases=())
+        test = draw_test_set(trained.problem, cfg)
+        clean_key = (regime.run.data, regime.run.network, regime.lower_bounds, seed, kind)
         t = time.perf_counter()
-        clean_key = (regime.run.data, regime.run.network, regime.baselines, seed, kind)
-        clean = _CLEAN_MODELS.get(clean_key)
-        if clean is not None and not adversarial:
-            model = clean
-        else:
-            model = fit_baseline(kind, problem, cfg.network, adversarial=adversarial,
-                                 tau=cfg.train.adv_tau if adversarial else 0.0, norm=norm,
-                                 seed=seed, config=regime.baselines, clean=clean)
-            if not adversarial:
-                _CLEAN_MODELS[clean_key] = model
+        clean = cache.get("lower_bound_clean_models", clean_key, lambda: next(iter(
+            fit_lower_bound_models(kind, trained, cfg, regime.lower_bounds,
+                                   variants=(False,)).values())))
+        if adversarial:  # the clean fit, when it ran here, is not this model's time
+            t = time.perf_counter()
+        model = clean if not adversarial else next(iter(fit_lower_bound_models(
+            kind, trained, cfg, regime.lower_bounds, norm=norm, variants=(True,),
+            clean=clean).values()))
         fit_seconds = time.perf_counter() - t
         tqdm.write(f"  seed {seed} [{norm}]: {model.name} trained ({fit_seconds:.0f} s)")
-        d = cfg.data.input_dim
-        radii = [radius_in_norm(tau, norm, d) for tau in cfg.eval.taus]
-        clean_acc, table = robust_accuracy_table(model, problem, test, radii, norm,
-                                                 attack_settings(cfg), stream(seed, "attack"),
-                                                 standalone_radii=())
-        tau_of = dict(zip(radii, cfg.eval.taus))
-        name = model.name
-        rows = [{"seed": seed, "model": name, "norm": norm, "tau": tau_of[r["radius"]],
-                 "radius": r["radius"], "attack": r["attack"], "clean_acc": clean_acc,
-                 "robust_acc": r["robust_acc"], "fit_seconds": fit_seconds} for r in table]
-        if isinstance(model, LinearModel):
-            for tau, r in zip(cfg.eval.taus, radii):
-                rows.append({"seed": seed, "model": name, "norm": norm, "tau": tau, "radius": r,
-                             "attack": "exact", "clean_acc": clean_acc,
-                             "robust_acc": float(model.exact_robust_accuracy(test.X, test.y, r, norm)),
-                             "fit_seconds": fit_seconds})
-    _CACHE[key] = rows
-    return rows
+        rows = evaluate({model.name: model}, trained.problem, test, cfg,
+                        lambda name: stream(seed, "attack"), standalone_taus=())
+    return [{"seed": seed, **row, "fit_seconds": fit_seconds} for row in rows]
 
 
-def cached_rows() -> list:
-    """Every baseline row computed in this process (for the report's figures)."""
-    return [row for rows in _CACHE.values() for row in rows]
+def cached_rows(cache: RunCache) -> list:
+    """Every lower-bound row held by ``cache`` (for the report's figures)."""
+    return [row for rows in cache.values(NAMESPACE) for row in rows]
 
 
 def _pick(rows, tau, attack="ensemble"):
@@ -91,17 +73,18 @@ def _pick(rows, tau, attack="ensemble"):
     raise KeyError((tau, attack))
 
 
-def lower_bound_check(claim: str, kinds: list, regime, seeds, norm: str) -> CheckResult:
+def lower_bound_check(claim: str, kinds: list, regime, seeds, norm: str,
+                      cache: RunCache | None = None) -> CheckResult:
     """Robust accuracy at τ* of each kind, trained clean and adversarially, must stay ≤ 0.60."""
     tau = regime.tau_for(norm)
     quantities, details = [], []
     for kind in kinds:
         for adversarial in ((False,) if kind == "linear_oracle" else (False, True)):
-            per_seed = [baseline_rows(regime, s, norm, kind, adversarial) for s in seeds]
+            per_seed = [lower_bound_rows(regime, s, norm, kind, adversarial, cache) for s in seeds]
             name = per_seed[0][0]["model"]
             quantities.append(Quantity("clean_acc", [rows[0]["clean_acc"] for rows in per_seed], None, name))
             quantities.append(Quantity("robust_acc_ensemble", [_pick(rows, tau) for rows in per_seed],
-                                       "baseline_robust_acc", name))
+                                       "lower_bound_robust_acc", name))
             if any(r["attack"] == "exact" for r in per_seed[0]):
                 quantities.append(Quantity("robust_acc_exact", [_pick(rows, tau, "exact") for rows in per_seed],
                                            None, name))

@@ -22,8 +22,8 @@ CLAIM = "ntk_lower_bound"
 KINDS = ["ntk"]
 
 
-def run(regime, seeds=(0, 1, 2), norm="l2"):
-    return lower_bound_check(CLAIM, KINDS, regime, seeds, norm)
+def run(regime, seeds=(0, 1, 2), norm="l2", cache=None):
+    return lower_bound_check(CLAIM, KINDS, regime, seeds, norm, cache)
 
 
 def main(argv=None) -> int:

@@ -27,8 +27,8 @@ from .runs import network_run
 CLAIM = "purification"
 
 
-def run(regime, seeds=(0, 1, 2), norm="l2") -> CheckResult:
-    runs = [network_run(regime, s, norm) for s in seeds]
+def run(regime, seeds=(0, 1, 2), norm="l2", cache=None) -> CheckResult:
+    runs = [network_run(regime, s, norm, cache) for s in seeds]
     S = [r.summary for r in runs]
     r_top = regime.run.eval.top_rank
     q = [

@@ -1,6 +1,6 @@
 """The default regime where every claim shows at once, and the quick regime of the test suite.
 
-Why these numbers (MODEL.md, "Orders of magnitude"):
+Why these numbers (docs/model.md, "Orders of magnitude"):
 
 * d = 512, k = 12: k sits above d^(1/3) ≈ 8 — so the dense mixtures that clean training
   accumulates (share ≈ k/√d) are large enough to break the clean network — and below
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.baselines import BaselineConfig
+from simulator.lower_bounds import LowerBoundConfig
 from simulator.config import DataConfig, EvalConfig, NetworkConfig, RunConfig, TrainConfig
 
 
@@ -30,7 +30,7 @@ class Regime:
     tau_star: float  # ℓ2 radius at which the ℓ2 claims are checked
     tau_star_linf: float | None = None  # ℓ∞ claims, in ℓ2 units (radius τ/√d); None = tau_star
     adv_tau_linf: float | None = None  # FGSM training radius in ℓ2 units; None = run.train.adv_tau
-    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    lower_bounds: LowerBoundConfig = field(default_factory=LowerBoundConfig)
 
     def tau_for(self, norm: str) -> float:
         """τ* of the checks in ``norm`` (ℓ2 units; the ℓ∞ radius is τ*/√d)."""
@@ -65,7 +65,7 @@ DEFAULT = Regime(
     # under-trained the polynomial machines at these radii (ℓ∞ robust accuracy rose by up to
     # 0.07 from 6 to 12 rounds, then moved within ±0.035 up to 24), so 12; the NTK's 1000 +
     # 1000 steps are within 0.01 of 2000 (500 adversarial steps lost 0.02 clean accuracy).
-    baselines=BaselineConfig(poly_centres=1536, poly_train=6144, poly_adv_rounds=12,
+    lower_bounds=LowerBoundConfig(poly_centres=1536, poly_train=6144, poly_adv_rounds=12,
                              ntk_steps=1000, ntk_adv_steps=1000),
 )
 
@@ -81,7 +81,7 @@ QUICK = Regime(
     tau_star=0.2,
     tau_star_linf=0.25,
     adv_tau_linf=0.5,
-    baselines=BaselineConfig(linear_steps=300, poly_centres=512, poly_train=2048, poly_adv_rounds=6,
+    lower_bounds=LowerBoundConfig(linear_steps=300, poly_centres=512, poly_train=2048, poly_adv_rounds=6,
                              ntk_steps=300, ntk_adv_steps=300),
 )
 

@@ -1,6 +1,6 @@
 """Per-neuron linear lower bounds of the thresholded symmetric ReLU (numba kernel).
 
-Serves the certified robust accuracy of MODEL.md ("What is measured"): a lower bound on the
+Serves the certified robust accuracy of docs/model.md ("What is measured"): a lower bound on the
 robust accuracy of the two-layer network, to set beside the attack upper bound.
 
 For one sample and one neuron write ``t = y * <w, x>`` (the margin-oriented pre-activation) and

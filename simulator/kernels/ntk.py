@@ -19,7 +19,7 @@ callers.  The rest has two forms:
   gather the gradient in ΔW neuron by neuron (grad_i = Σ_{n : i∈S(x_n)} c_n x_n) for Pᵀ X,
   and −y Σ_{i∈S(x)} (w0_i + Δw_i) for the input gradient P (W0 + ΔW).  Their cost grows
   with the share of open gates: they beat the dense form below about 10 % (see
-  :data:`simulator.baselines.ntk.OPEN_GATE_SHARE_MAX`), which :func:`open_gate_count` measures.
+  :data:`simulator.lower_bounds.ntk.OPEN_GATE_SHARE_MAX`), which :func:`open_gate_count` measures.
 
 Sums over gates accumulate in float64, whatever the dtype of the arrays.  The kernels run in
 parallel (``prange``) over samples, or over neurons where they write rows of ΔW's gradient,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.certify import _rule_bounds, certified_margin, dual_norms
-from simulator.exact import (
+from simulator.certification.relaxation import _rule_bounds, certified_margin, dual_norms
+from simulator.certification.exact import (
     _bound_relaxed_node,
     _envelope_slopes,
     _tightest_intercepts,

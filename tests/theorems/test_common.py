@@ -40,6 +40,6 @@ def test_check_fails_if_any_quantity_fails():
 def test_criteria_are_the_issue_targets():
     assert CRITERIA["adv_robust_acc"] == (">=", 0.90)
     assert CRITERIA["clean_robust_acc"] == ("<=", 0.60)
-    assert CRITERIA["baseline_robust_acc"] == ("<=", 0.60)
+    assert CRITERIA["lower_bound_robust_acc"] == ("<=", 0.60)
     assert CRITERIA["dense_mixture_reduction"] == (">=", 3.0)
     assert CRITERIA["ideal_robust_acc"] == (">=", 0.95)

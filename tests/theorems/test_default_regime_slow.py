@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from simulator.config import RunConfig
-from simulator.experiment import run_experiment
+from simulator.pipeline import run_networks
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +17,7 @@ def default_run():
     cfg = RunConfig()
     cfg = cfg.replace(train=cfg.train.replace(progress=False),
                       eval=cfg.eval.replace(norms=("l2",), taus=(0.15, 0.2)))
-    return run_experiment(cfg)
+    return run_networks(cfg)
 
 
 def _ens(res, model, tau):

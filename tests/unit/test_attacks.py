@@ -10,7 +10,7 @@ from simulator.attacks import (AttackSettings, dense_attack, feature_attack, fgm
 from simulator.config import DataConfig, NetworkConfig
 from simulator.data import SparseCodingProblem
 from simulator.network import ThresholdNetwork, ideal_network
-from simulator.perturb import project, radius_in_norm, random_in_ball, steepest_step
+from simulator.norms import project, radius_in_norm, random_in_ball, steepest_step
 from simulator.rng import stream
 
 

@@ -94,7 +94,7 @@ def test_existing_output_file_is_not_overwritten(bench, capsys):
 def test_interleaved_timing_takes_turns_and_reports_each_median(monkeypatch):
     """Rounds of one call each, after the warm-up; the median of each function's own calls
     (a fake clock: every call of 'slow' takes 3 s, of 'fast' 1 s, except one 100 s burst)."""
-    from simulator import timing
+    from benchmarks import timing
 
     now = [0.0]
     calls = []

@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from simulator.certify import _rule_bounds, certified_accuracy, certified_margin
-from simulator.exact import (
+from simulator.certification.relaxation import _rule_bounds, certified_accuracy, certified_margin
+from simulator.certification.exact import (
     MAX_INPUT_DIM,
     MAX_WIDTH,
     exact_min_margin,
@@ -130,19 +130,19 @@ INVALID = [
     ("norm-None", certified_accuracy, dict(norm=None),
      "The 'norm' parameter of certified_accuracy must be one of {'l2', 'linf'}. Got None instead."),
     ("radius-negative", certified_margin, dict(radius=-0.1),
-     "The 'radius' parameter of certified_margin must be a finite float in the range [0, inf). "
+     "The 'radius' parameter of certified_margin must be a float in the range [0, inf). "
      "Got -0.1 instead."),
     ("radius-nan", certified_margin, dict(radius=float("nan")),
-     "The 'radius' parameter of certified_margin must be a finite float in the range [0, inf). "
+     "The 'radius' parameter of certified_margin must be a float in the range [0, inf). "
      "Got nan instead."),
     ("radius-inf", certified_accuracy, dict(radius=np.inf),
-     "The 'radius' parameter of certified_accuracy must be a finite float in the range [0, inf). "
+     "The 'radius' parameter of certified_accuracy must be a float in the range [0, inf). "
      "Got inf instead."),
     ("radius-string", certified_margin, dict(radius="0.1"),
-     "The 'radius' parameter of certified_margin must be a finite float in the range [0, inf). "
+     "The 'radius' parameter of certified_margin must be a float in the range [0, inf). "
      "Got '0.1' instead."),
     ("radius-bool", certified_margin, dict(radius=True),
-     "The 'radius' parameter of certified_margin must be a finite float in the range [0, inf). "
+     "The 'radius' parameter of certified_margin must be a float in the range [0, inf). "
      "Got True instead."),
     ("W-1d", certified_margin, dict(W=np.ones(3)),
      "The 'W' parameter of certified_margin must be a 2-D array of shape (width, input_dim) "
@@ -178,7 +178,7 @@ INVALID = [
     ("exact-norm", exact_min_margin, dict(norm="l1"),
      "The 'norm' parameter of exact_min_margin must be one of {'l2', 'linf'}. Got 'l1' instead."),
     ("exact-time-limit-zero", exact_min_margin, dict(time_limit=0),
-     "The 'time_limit' parameter of exact_min_margin must be a finite float in the range "
+     "The 'time_limit' parameter of exact_min_margin must be a float in the range "
      "(0, inf). Got 0 instead."),
     ("exact-too-wide", exact_worst_case, dict(W=np.ones((MAX_WIDTH + 1, 2)), b=np.zeros(33)),
      f"The 'W' parameter of exact_worst_case must have width <= {MAX_WIDTH} and input_dim <= "

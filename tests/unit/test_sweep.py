@@ -21,10 +21,10 @@ import pytest
 
 from reports.cli import main
 from reports.scaling import critical_table, exponent_table, gap_table
-from reports.sweep_worker import THREAD_VARS, THREADS_VAR, init_worker, worker_environment
+from simulator.sweeps.worker import THREAD_VARS, THREADS_VAR, init_worker, worker_environment
 from simulator.config import ConfigError
-from simulator.grid import load_grid, parse_grid, sparsity_from_exponent
-from simulator.scaling import LEFT, RIGHT, critical_radius, fit_exponent, interpolate_accuracy
+from simulator.sweeps.grid import load_grid, parse_grid, sparsity_from_exponent
+from simulator.sweeps.scaling import LEFT, RIGHT, critical_radius, fit_exponent, interpolate_accuracy
 from simulator.threads import available_cores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,12 +103,12 @@ def test_cell_ids_are_stable_and_depend_only_on_what_changes_results():
 
 def test_baseline_budgets_only_matter_to_cells_with_baselines():
     with_budget = _tiny_dict()
-    with_budget["base"]["baseline.linear_steps"] = 7
+    with_budget["base"]["lower_bound.linear_steps"] = 7
     assert ([c.cell_id for c in parse_grid(with_budget).cells]
             == [c.cell_id for c in parse_grid(_tiny_dict()).cells])
     with_budget["grid"]["models"] = ["linear"]
     cells = parse_grid(with_budget).cells
-    assert cells[0].baseline == {"linear_steps": 7}
+    assert cells[0].lower_bounds == {"linear_steps": 7}
 
 
 def test_per_input_dim_values_follow_d_and_other_keys_are_axes():
@@ -146,7 +146,7 @@ INVALID_GRIDS = [
     ("empty-list", _with(grid__seeds=[]), "The [grid] key 'seeds' must be a non-empty list. Got [] instead."),
     ("scalar-not-list", _with(grid__seeds=3), "The [grid] key 'seeds' must be a non-empty list (put a single value in [base]). Got 3 instead."),
     ("nested-list", _with(grid__seeds=[[0, 1]]), "must be a list of numbers, strings or booleans"),
-    ("bad-model", _with(grid__models=["mlp"]), "The [grid] key 'models' must be a non-empty list of distinct items from {'ideal', 'clean', 'adversarial', 'linear', 'linear_oracle', 'poly2', 'poly3', 'ntk'}. Got ['mlp'] instead."),
+    ("bad-model", _with(grid__models=["mlp"]), "The [grid] key 'models' must be a non-empty list of distinct items from {'ideal', 'clean', 'adversarial', 'linear', 'linear_oracle', 'poly2', 'poly3', 'ntk', 'poly'}. Got ['mlp'] instead."),
     ("duplicate-model", _with(grid__models=["clean", "clean"]), "The [grid] key 'models' must be a non-empty list of distinct items"),
     ("exponent>1", _with(grid__sparsity_exponent=[0.4, 1.5]), "The [grid] key 'sparsity_exponent' must be a list of floats in the range (0, 1]. Got [0.4, 1.5] instead."),
     ("exponent=0", _with(grid__sparsity_exponent=[0]), "in the range (0, 1]. Got [0] instead."),
@@ -167,8 +167,8 @@ INVALID_GRIDS = [
     ("per-d-length", _with(grid__per_input_dim={"train.adv_tau": [1, 2, 3]}), "The [grid.per_input_dim] key 'train.adv_tau' must be a list of 2 values, one per input_dim [16, 24]. Got [1, 2, 3] instead."),
     ("per-d-seeds", _with(grid__per_input_dim={"seeds": [0, 1]}), "The [grid.per_input_dim] key 'seeds' cannot follow input_dim"),
     ("per-d-without-d", _with(grid__input_dim=None, grid__per_input_dim={"train.adv_tau": [1]}), "[grid.per_input_dim] needs a list 'input_dim' in [grid]"),
-    ("budget-without-baseline", _with(grid__baseline_DOT_linear_steps=[5, 10]), "The grid varies ['baseline.linear_steps'], budgets of the lower-bound models, but 'models' has none of"),
-    ("bad-baseline", _with(grid__models=["linear"], base__baseline_DOT_linear_steps=0), "The 'linear_steps' parameter of BaselineConfig must be an int in the range [1, inf). Got 0 instead."),
+    ("budget-without-lower_bounds", _with(grid__lower_bound_DOT_linear_steps=[5, 10]), "The grid varies ['lower_bound.linear_steps'], budgets of the lower-bound models, but 'models' has none of"),
+    ("bad-lower_bounds", _with(grid__models=["linear"], base__lower_bound_DOT_linear_steps=0), "The 'linear_steps' parameter of LowerBoundConfig must be an int in the range [1, inf). Got 0 instead."),
 ]
 
 
@@ -363,9 +363,13 @@ def test_pool_sweep_writes_records_and_the_table(pool_sweep):
     assert list(df.columns) == ["cell_id", "input_dim", "sparsity", "width", "seed",
                                 "sparsity_exponent", "width_factor", "train.adv_steps", "model", "norm", "tau",
                                 "radius", "attack", "clean_acc", "robust_acc"]
-    attacks = set(df.attack)
-    assert {"fgm", "dense", "features", "ensemble"} <= attacks  # PGD only inside the ensemble
-    assert len(df) == 4 * 4 * 1 * 4 * len(attacks)  # cells × models × norms × taus × attacks
+    # PGD only inside the ensemble; networks get the relaxation's certified rows, the linear
+    # oracle its exact robust accuracy
+    per_model = df.groupby("model").attack.agg(lambda a: frozenset(a))
+    one_shot = {"fgm", "dense", "features", "ensemble"}
+    assert all(per_model[m] == one_shot | {"certified"} for m in ("ideal", "clean", "adversarial"))
+    assert per_model["linear_oracle"] == one_shot | {"exact"}
+    assert len(df) == 4 * 4 * 1 * 4 * 5  # cells × models × norms × taus × attacks
     assert set(df.model) == {"ideal", "clean", "adversarial", "linear_oracle"}
     for cell in grid.cells:
         rec = recs[cell.cell_id]
@@ -393,10 +397,10 @@ def test_pool_sweep_writes_records_and_the_table(pool_sweep):
 
 
 def test_a_cell_in_the_pool_matches_the_same_cell_in_process(pool_sweep):
-    from simulator.cell import run_cell
+    from simulator.sweeps.cell import run_cell
 
     cell = load_grid(TINY).cells[0]
-    res = run_cell(cell.config, cell.models, cell.baseline, threads=1)
+    res = run_cell(cell.config, cell.models, cell.lower_bounds, threads=1)
     rec = _records(pool_sweep)[cell.cell_id]
     assert pd.DataFrame(res.rows).equals(pd.DataFrame(rec["rows"]))
 
@@ -477,10 +481,10 @@ FAILING = """
 "data.sparsity" = 3
 "eval.n_test" = 64
 "eval.pgd_steps" = 2
-"baseline.linear_steps" = 5
-"baseline.linear_batch_size" = 32
+"lower_bound.linear_steps" = 5
+"lower_bound.linear_batch_size" = 32
 [grid]
-"baseline.linear_step_size" = [1.0, 1e308]  # the second overflows: fit_linear raises
+"lower_bound.linear_step_size" = [1.0, 1e308]  # the second overflows: fit_linear raises
 models = ["linear"]
 taus = [0.1, 0.5]
 norms = ["l2"]
@@ -494,7 +498,7 @@ def test_a_failing_cell_is_recorded_and_the_sweep_exits_1(tmp_path, capsys):
     assert main(["sweep", str(grid), "--out", str(out), "--workers", "1", "--no-progress"]) == 1
     assert "1 cell(s) failed" in capsys.readouterr().err
     recs = _records(out)
-    by_step = {r["params"]["baseline.linear_step_size"]: r for r in recs.values()}
+    by_step = {r["params"]["lower_bound.linear_step_size"]: r for r in recs.values()}
     bad, good = by_step[1e308], by_step[1.0]
     assert bad["status"] == "error" and bad["rows"] == []
     assert bad["error"]["type"] == "FloatingPointError"
@@ -571,7 +575,8 @@ def test_a_killed_sweep_resumes_without_losing_or_redoing_cells(tmp_path):
     session = json.loads((out / "sweep.json").read_text())["sessions"][-1]
     assert set(session["executed"]) == {n[:-5] for n in after} - {n[:-5] for n in before}
     df = pd.read_csv(out / "results.csv")
-    assert len(df) == 6 * 4 * 4 * df.attack.nunique() and set(df.cell_id) == {n[:-5] for n in after}
+    # cells × models × taus × attacks (four one-shot and ensemble, plus certified or exact)
+    assert len(df) == 6 * 4 * 4 * 5 and set(df.cell_id) == {n[:-5] for n in after}
 
 
 def test_dask_local_cluster_gives_the_pool_results(pool_sweep, tmp_path):

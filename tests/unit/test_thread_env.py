@@ -25,7 +25,7 @@ def run(first_import: str, **env_set):
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("first, applied", [(None, True), ("reports.outdir", True), ("numpy", False)],
+@pytest.mark.parametrize("first, applied", [(None, True), ("simulator.storage", True), ("numpy", False)],
                          ids=["simulator-first", "reports-first", "numpy-first"])
 def test_defaults_and_whether_openblas_reads_them(first, applied):
     """OpenBLAS reads its timeout when numpy first loads it: after that, setting it is void,

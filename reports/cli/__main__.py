@@ -1,0 +1,7 @@
+"""``python -m reports.cli``: the fpsim command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,55 @@
+"""Config flags shared by the commands that build a :class:`~simulator.config.RunConfig`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simulator.config import RunConfig, apply_overrides, load_run_config, parse_override
+
+# Named flags for the most used keys (all keys are reachable with --set section.key=value).
+FLAG_KEYS = {
+    "input_dim": ("data.input_dim", int),
+    "sparsity": ("data.sparsity", float),
+    "noise": ("data.noise", float),
+    "width": ("network.width", int),
+    "threshold": ("network.threshold", float),
+    "dtype": ("network.dtype", str),
+    "clean_steps": ("train.clean_steps", int),
+    "adv_steps": ("train.adv_steps", int),
+    "batch_size": ("train.batch_size", int),
+    "adv_tau": ("train.adv_tau", float),
+    "adv_norm": ("train.adv_norm", str),
+    "adv_attack": ("train.adv_attack", str),
+    "n_test": ("eval.n_test", int),
+}
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML config file (tables [data], [network], [train], [eval])")
+    p.add_argument("--seed", type=int, help="master seed (overrides the config)")
+    p.add_argument("--threads", type=int, help="threads for BLAS and numba (default: all cores)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set data.sparsity=16 (repeatable)")
+    for name, (key, typ) in FLAG_KEYS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help=f"sets {key}")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_config(args, base: RunConfig | None = None) -> RunConfig:
+    cfg = load_run_config(args.config) if args.config else (base or RunConfig())
+    overrides = {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    for name, (key, _) in FLAG_KEYS.items():
+        v = getattr(args, name, None)
+        if v is not None:
+            overrides[key] = v
+    for text in args.set:
+        k, v = parse_override(text)
+        overrides[k] = v
+    if args.no_progress:
+        overrides["train.progress"] = False
+    return apply_overrides(cfg, overrides) if overrides else cfg

@@ -1,0 +1,142 @@
+"""``fpsim verify``: run every theorem check and write the verdicts, figures and REPORT.md.
+
+    fpsim verify [--quick] [--out DIR] [--seeds N] [--only CLAIM[,CLAIM...]] [--norms l2,linf]
+
+Exit code 0 when every verdict is PASS, 1 when any is FAIL, 2 on bad input, 130 when
+interrupted (the checks finished so far are kept in DIR.partial).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from simulator.config import ConfigError
+
+from simulator import storage
+from ..verify_report import write_report, write_summary
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check every claim of the paper; write DIR/REPORT.md")
+    p.add_argument("--quick", action="store_true", help="the small regime of the test suite (minutes)")
+    p.add_argument("--out", type=Path, help="output folder (must not exist)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per check (default 3)")
+    p.add_argument("--only", default=None, help="comma-separated claims to run (default: all)")
+    p.add_argument("--norms", default="l2,linf", help="comma-separated norms (default: l2,linf)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+
+def _parse_list(text, allowed, name):
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        raise ConfigError(f"The '--{name}' option must be a comma-separated list of "
+                          f"{sorted(allowed)}. Got {text!r} instead.")
+    return items
+
+
+def cmd_verify(args) -> int:
+    from simulator.pipeline import RunCache
+    from simulator.threads import available_cores
+    from theorems import CHECKS
+    from theorems.regime import regime_for
+
+    if args.seeds < 1:
+        raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
+    claims = _parse_list(args.only, CHECKS, "only") if args.only else list(CHECKS)
+    norms = _parse_list(args.norms, {"l2", "linf"}, "norms")
+    regime = regime_for(args.quick)
+    out = Path(args.out or f"runs/verify-{regime.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    staging = storage.prepare(out)
+    seeds = list(range(args.seeds))
+    threads = regime.run.threads or available_cores()
+    t0 = time.perf_counter()
+    results, status = [], "complete"
+    cache = RunCache()  # runs shared by the checks (the network claims read the same runs)
+    jobs = [(c, n) for c in claims for n in norms]
+    bar = tqdm(jobs, desc="fpsim verify", disable=args.no_progress, unit="check")
+    try:
+        for claim, norm in bar:
+            bar.set_postfix_str(f"{claim} [{norm}]")
+            t = time.perf_counter()
+            res = CHECKS[claim].run(regime, seeds=seeds, norm=norm, cache=cache)
+            res.seconds = time.perf_counter() - t
+            results.append(res)
+            res.write_csv(staging)
+            write_summary(staging, results)  # kept current, so an interruption loses nothing finished
+            tqdm.write(_one_line(res))
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except Exception as exc:  # keep what finished, say what broke, then fail loudly
+        status = f"error in {claim} [{norm}]: {type(exc).__name__}: {exc}"
+        _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache)
+        raise
+    bar.close()
+    summary = _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache)
+    if status == "interrupted":
+        print(f"\nfpsim verify: interrupted; finished checks kept in {staging}", file=sys.stderr)
+        return 130
+    storage.finish(staging, out)
+    print(summary[["claim", "norm", "model", "quantity", "measured", "criterion", "verdict"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    failed = summary[summary.verdict == "FAIL"]
+    print(f"\n{'ALL CHECKS PASS' if failed.empty else f'{len(failed)} criteria FAIL'} — report: {out / 'REPORT.md'}")
+    return 0 if failed.empty else 1
+
+
+def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache):
+    """summary.csv, figures, REPORT.md and run.json for the checks finished so far."""
+    from simulator.storage import environment, peak_rss_mib
+
+    summary = write_summary(staging, results)
+    figures = _figures(staging, regime, norms, cache) if results else {}
+    info = {"seeds": seeds, "seconds": time.perf_counter() - t0, "threads": threads}
+    write_report(staging, summary, regime, figures, info, status)
+    storage.write_json(staging / "run.json", {
+        "status": status, "command": "verify", "argv": sys.argv, "regime": regime.name,
+        "tau_star": {n: regime.tau_for(n) for n in norms}, "seeds": seeds, "claims": claims, "norms": norms,
+        "config": regime.run.to_dict(), "lower_bounds": regime.lower_bounds.to_dict(), "threads": threads,
+        "timings_seconds": {f"{r.claim}[{r.norm}]": r.seconds for r in results} | {"total": info["seconds"]},
+        "peak_rss_mib": peak_rss_mib(),
+        "environment": environment(),
+    })
+    return summary
+
+
+def _one_line(res) -> str:
+    parts = [f"{q.model}:{q.name}={q.mean:.3f}({q.verdict})" for q in res.quantities if q.criterion]
+    return f"[{res.verdict}] {res.claim} [{res.norm}] " + " ".join(parts) + f"  ({res.seconds:.0f} s)"
+
+
+def _figures(folder: Path, regime, norms, cache) -> dict:
+    """Figures from the network runs and lower-bound rows that the checks left in ``cache``."""
+    from theorems.lower_bounds import cached_rows
+    from theorems.runs import cached_network_runs
+
+    from .. import figures as F
+
+    runs = cached_network_runs(cache, regime)
+    if not runs:
+        return {}
+    rows = [dict(seed=r.seed, **row) for r in runs for row in r.results]
+    rows += cached_rows(cache)
+    res_df = pd.DataFrame(rows)
+    out = {}
+    out["Robust accuracy against τ (mean over seeds; band: min–max)"] = F.robust_curves(
+        res_df, folder / "robust_accuracy.png", {n: regime.tau_for(n) for n in norms}).name
+    r0 = sorted(runs, key=lambda r: (r.norm != "l2", r.seed))[0]
+    C_clean = r0.problem.feature_coefficients(r0.W_clean)
+    C_adv = r0.problem.feature_coefficients(r0.W_adv)
+    out[f"Feature profiles before and after adversarial training (seed {r0.seed}, {r0.norm})"] = \
+        F.feature_profiles(C_clean, C_adv, np.asarray(r0.problem.w_star), folder / "feature_profiles.png").name
+    curves = pd.DataFrame([dict(seed=r.seed, norm=r.norm, **c) for r in runs for c in r.curves])
+    out["Dense-mixture share over the course of training"] = F.mixture_curves(
+        curves, folder / "dense_mixture_training.png").name
+    return out

@@ -1,0 +1,149 @@
+"""Output folders that are never silently overwritten and never left half-written.
+
+A run writes into ``DIR.partial`` and renames it to ``DIR`` when it finishes.  An
+interrupted run leaves ``DIR.partial`` with what it finished and a ``run.json`` whose
+status says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import OPENBLAS_THREAD_TIMEOUT_APPLIED
+
+
+class OutputExistsError(FileExistsError):
+    """The output folder exists already."""
+
+
+def prepare(out: str | Path) -> Path:
+    """Check that ``out`` is free and return the staging folder ``out.partial`` (created)."""
+    out = Path(out)
+    if out.exists():
+        raise OutputExistsError(
+            f"The output folder {str(out)!r} exists already; fpsim never overwrites results. "
+            f"Choose another --out or remove it."
+        )
+    staging = out.with_name(out.name + ".partial")
+    if staging.exists():
+        raise OutputExistsError(
+            f"The staging folder {str(staging)!r} (left by an interrupted run) exists; "
+            f"remove it or choose another --out."
+        )
+    staging.mkdir(parents=True)
+    return staging
+
+
+def finish(staging: Path, out: str | Path) -> Path:
+    """Rename the staging folder to its final name."""
+    out = Path(out)
+    os.replace(staging, out)
+    return out
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temp file ordinary permissions (mkstemp makes it 0600) and move it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temp file + rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, default=_jsonable, allow_nan=True)
+        fh.write("\n")
+    _publish(tmp, path)
+
+
+def write_csv(path: Path, frame) -> None:
+    """Write a pandas DataFrame atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    frame.to_csv(tmp, index=False, float_format="%.10g")
+    _publish(tmp, path)
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+PACKAGES = ("numpy", "scipy", "numba", "llvmlite", "pandas", "matplotlib", "tqdm",
+            "threadpoolctl", "hypothesis", "pytest")
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def code_version() -> dict:
+    """The git commit of this checkout and whether its code (simulator/, theorems/,
+    reports/) has local changes; None for both outside a git checkout (an installed copy).
+
+    Sweep cell ids hash configs, not code: a sweep resumed after a code change mixes
+    versions, and the sessions of the manifest say which cells ran under which commit.
+    """
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "simulator",
+                                "theorems", "reports"], capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def environment() -> dict:
+    """Package versions, BLAS, Python and machine facts for run records."""
+    versions = {}
+    for p in PACKAGES:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [{k: i.get(k) for k in ("internal_api", "version", "num_threads",
+                                         "threading_layer", "architecture")}
+                for i in threadpool_info()]
+    except Exception:  # pragma: no cover - informational only
+        blas = []
+    return {
+        "code": code_version(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+        "blas": blas,
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
+                                               "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+                                               "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")},
+        "openblas_thread_timeout_in_effect": OPENBLAS_THREAD_TIMEOUT_APPLIED,
+    }
