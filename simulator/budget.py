@@ -22,7 +22,8 @@ meant to catch the sizes that cannot fit, not to plan the last gigabyte.
 
 Items live in *phases*: ``held`` arrays stay for the whole run (M, the weights, the
 snapshots, the loss histories); the others exist only during their phase (``setup``,
-``training``, ``evaluation``, ``metrics``).  Peak = held + the largest phase.
+``training``, ``training (<kind>)`` for each lower-bound model, ``evaluation``,
+``metrics``), one phase at a time.  Peak = held + the largest phase.
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def _baseline_items(cfg: RunConfig, kind: str, b) -> list:
                          + 2 * _F64 * b.linear_steps, "held",
                          (("baseline.linear_steps", b.linear_steps),)),
                 CostItem("linear training batch (float64)", Bl * (code + 2 * d * (s + _F64)),
-                         "training", (("baseline.linear_batch_size", Bl), ("data.input_dim", d)))]
+                         "training (linear)", (("baseline.linear_batch_size", Bl), ("data.input_dim", d)))]
     if kind == "ntk":
         Bn = b.ntk_batch_size
         P = (("network.width", m), ("data.input_dim", d))
@@ -294,7 +295,7 @@ def _baseline_items(cfg: RunConfig, kind: str, b) -> list:
                          (("baseline.ntk_steps", b.ntk_steps),
                           ("baseline.ntk_adv_steps", b.ntk_adv_steps))),
                 CostItem("NTK training: batch, gates, ΔW gradient",
-                         Bn * (code + 4 * d * s) + 3 * Bn * m * s + m * d * s, "training",
+                         Bn * (code + 4 * d * s) + 3 * Bn * m * s + m * d * s, "training (ntk)",
                          (("baseline.ntk_batch_size", Bn),) + P)]
     c, n = b.poly_centres, b.poly_train
     P = (("baseline.poly_train", n), ("baseline.poly_centres", c))
@@ -304,7 +305,7 @@ def _baseline_items(cfg: RunConfig, kind: str, b) -> list:
             # the Hessian and its factor (c × c), X, x + δ, δ and G (n × d), float64
             CostItem("polynomial fit: kernel matrices, Hessian, training set",
                      4 * n * c * _F64 + 3 * c * c * _F64 + n * (code + 4 * d * _F64),
-                     "training", P)]
+                     f"training ({kind})", P)]
 
 
 def estimate_run(cfg: RunConfig) -> Budget:
@@ -347,15 +348,18 @@ def estimate_cell(cfg: RunConfig, models: Sequence[str], baseline: Mapping | Non
     return Budget(items=items, madds=estimated_cost(cfg, list(models), baseline))
 
 
-def estimate_runs(cfgs: Sequence[RunConfig], models=("ideal", "clean", "adversarial")) -> Budget:
+def estimate_runs(cfgs: Sequence[RunConfig], models=("ideal", "clean", "adversarial"),
+                  baseline: Mapping | None = None) -> Budget:
     """Several runs in one process whose results stay cached (``fpsim verify``: seed × norm).
 
     Every run's held arrays and its test set stay to the end; temporaries exist for one
-    run at a time, so each run's phases are kept apart and the largest one counts.
+    run at a time, so each run's phases are kept apart and the largest one counts.  For
+    ``fpsim verify`` pass every model its checks build (the lower-bound kinds too) and the
+    regime's baseline config (``regime.baselines.to_dict()``).
     """
     items, madds = [], 0.0
     for j, cfg in enumerate(cfgs, start=1):
-        one = estimate_cell(cfg, models)
+        one = estimate_cell(cfg, models, baseline)
         madds += one.madds
         for i in one.items:
             if i.phase == "held" or i.name.startswith("test set"):
