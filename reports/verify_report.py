@@ -9,7 +9,7 @@ import pandas as pd
 from simulator.storage import write_csv
 
 SUMMARY_COLUMNS = ["claim", "norm", "tau", "model", "quantity", "measured", "ci95_low",
-                   "ci95_high", "per_seed", "criterion", "verdict"]
+                   "ci95_high", "per_seed", "criterion", "verdict", "flag"]
 
 
 def write_summary(folder: Path, results: list) -> pd.DataFrame:
@@ -26,10 +26,16 @@ def _fmt(v):
 def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run_info: dict,
                  status: str) -> Path:
     """REPORT.md: one page, readable on its own."""
+    from theorems.common import overall_verdict
+
     cfg = regime.run
     d = cfg.data
+    records = summary.fillna({"flag": ""}).to_dict("records") if len(summary) else []
     lines = [
         "# fpsim verify — feature purification, checked at finite size",
+        "",
+        f"**Overall: {overall_verdict(records)}.**" + ("" if status == "complete" else
+                                                         f" (run {status}: checks not run are not counted)"),
         "",
         f"Status: **{status}**. Regime `{regime.name}`: d = {d.input_dim}, k = {d.sparsity:g}, "
         f"σ = {d.noise:g}, m = {cfg.network.width}, θ = {cfg.network.threshold:g}, "
@@ -42,8 +48,10 @@ def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run
         f"{cfg.eval.pgd_restarts} random restarts × {cfg.eval.pgd_steps} steps, dense attack, "
         f"feature attack): upper bounds on the true robust accuracy; certified figures are lower bounds.",
         "",
-        "Verdicts compare the **mean over seeds** with the criterion; the 95% interval (Student t) "
-        "is shown beside it.",
+        "Verdicts compare the **mean over seeds** with the criterion; the 95% interval of the "
+        "mean (Student t over seeds, clipped to the quantity's range, e.g. [0, 1] for "
+        "accuracies and shares) is shown beside it. **MARGINAL** marks a verdict whose "
+        "interval straddles the threshold: other seeds could turn it.",
         "",
         "| claim | norm | model | quantity | measured | 95% CI | per seed | criterion | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -51,6 +59,8 @@ def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run
     for _, r in summary.iterrows():
         ci = "" if pd.isna(r.ci95_low) else f"[{_fmt(r.ci95_low)}, {_fmt(r.ci95_high)}]"
         verdict = {"PASS": "PASS", "FAIL": "**FAIL**"}.get(r.verdict, r.verdict.lower())
+        if isinstance(r.get("flag"), str) and r.get("flag"):
+            verdict += f" {r.flag}"
         lines.append(f"| {r.claim} | {r.norm} | {r.model} | {r.quantity} | {_fmt(r.measured)} | {ci} "
                      f"| {r.per_seed} | {r.criterion} | {verdict} |")
     lines += [""]

@@ -254,7 +254,9 @@ class NetworkConfig(_ConfigMixin):
         "threshold_rule": OneOf(("relative", "fixed")),
         "threshold": Interval("float", 0, 1, closed="left"),
         "fixed_bias": Interval("float", 0, None),
-        "init_scale": Interval("float", 0, None, closed="neither"),
+        # σ₀ ≤ 10⁶: the init is meant small (σ₀ ≪ 1; ‖w_i‖ ≈ σ₀ at init) and trained neurons
+        # have ‖w‖ of order 1–10; 10⁶ is a typo's order, and 1e300 overflowed float32
+        "init_scale": Interval("float", 0, 1e6, closed="right"),
         "dtype": OneOf(("float64", "float32")),
     }
 
@@ -283,7 +285,7 @@ class TrainConfig(_ConfigMixin):
     adv_pgd_steps: int = 5
     snapshot_every: int = 250  # steps between snapshots of W (0 disables)
     progress: bool = True
-    # clean training in feature coordinates C = W M (simulator/features.py): same result up
+    # clean training in feature coordinates C = W M (simulator/feature_path.py): same result up
     # to rounding, ≥ 5× faster; 'auto' uses it when it applies (σ = 0, M orthogonal)
     feature_path: str = "auto"
 
@@ -291,8 +293,10 @@ class TrainConfig(_ConfigMixin):
         "clean_steps": Interval("int", 0, None),
         "adv_steps": Interval("int", 0, None),
         "batch_size": Interval("int", 1, None),
-        "step_size": Interval("float", 0, None, closed="neither"),
-        "adv_step_size": Interval("float", 0, None, closed="neither"),
+        # η ≤ 10⁴: a step moves w_i by up to η·‖x‖ ≈ η√k, against a trained ‖w_i‖ of 1–10;
+        # the defaults are 0.5 / 2, the NTK already overshoots at 50, and 1e30 overflowed
+        "step_size": Interval("float", 0, 1e4, closed="right"),
+        "adv_step_size": Interval("float", 0, 1e4, closed="right"),
         "train_size": Interval("int", 1, None, allow_none=True),
         "adv_attack": OneOf(("fgm", "pgd")),
         "adv_norm": OneOf(("l2", "linf")),

@@ -13,7 +13,19 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import ortho_group
 
-from .config import DataConfig
+from .config import ConfigError, DataConfig
+
+# The margin rejection redraws codes until enough have |⟨w*, z⟩| ≥ margin.  Below this
+# acceptance rate (estimated from at least MIN_DRAWS_FOR_RATE draws) a config is refused:
+# at 1 % a batch already costs 100 draws per sample, and the samples that pass are the far
+# tail of the code law, not the data model the defaults describe (at the defaults about
+# 89 % pass: only ties are rejected).
+MIN_ACCEPTANCE = 0.01
+MIN_DRAWS_FOR_RATE = 1000
+# Hard cap on redraw rounds.  Each round draws ≥ 1.2·(missing samples) + 8 codes, so at an
+# acceptance rate ≥ MIN_ACCEPTANCE the missing count shrinks by ≥ 1.2 % a round and even
+# 10¹⁰ samples need < 2500 rounds; the cap is only reached by a bug, never silently.
+MAX_REDRAW_ROUNDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,10 @@ class SparseCodingProblem:
             chunks, last = [], -1
             while last < total - 1:
                 gaps = rng.geometric(p, size=int(mean + 6.0 * np.sqrt(mean) + 16))
+                # a gap past the end ends the mask whatever its size; capping it keeps the
+                # cumulative sum from wrapping round int64 when p is tiny (numpy saturates
+                # such gaps at 2⁶³ − 1), which made ``last`` negative and the loop endless
+                np.minimum(gaps, total + 1, out=gaps)
                 pos = last + np.cumsum(gaps)
                 chunks.append(pos)
                 last = int(pos[-1])
@@ -109,7 +125,18 @@ class SparseCodingProblem:
         rows, cols, vals = [], [], []
         need = n
         got = 0
+        drawn = 0  # codes drawn so far, for the acceptance rate
+        rounds = 0
         while need > 0:
+            if drawn >= MIN_DRAWS_FOR_RATE and got < MIN_ACCEPTANCE * drawn:
+                raise self._acceptance_error(got, drawn)
+            if rounds >= MAX_REDRAW_ROUNDS:
+                raise ConfigError(
+                    f"The margin rejection of the data model gave {got} of {n} samples after "
+                    f"{rounds} redraw rounds ({drawn} codes drawn, acceptance "
+                    f"{got / max(drawn, 1):.3g}); the cap is {MAX_REDRAW_ROUNDS} rounds. Lower "
+                    f"data.margin (got {cfg.margin!r}) or raise data.sparsity (got {cfg.sparsity!r}).")
+            rounds += 1
             # draw a little more than needed: the rejection rate is small and known only
             # empirically, so loop until enough samples pass the margin
             m = max(int(need * 1.2) + 8, 16)
@@ -126,10 +153,23 @@ class SparseCodingProblem:
             vals.append(v[sel])
             got += keep_idx.size
             need -= keep_idx.size
+            drawn += m
         Z = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n, D))
         Z.sort_indices()
         return Z
+
+    def _acceptance_error(self, got: int, drawn: int) -> ConfigError:
+        """The refusal of a data model whose margin rejection accepts too few codes."""
+        cfg = self.config
+        p_empty = (1.0 - cfg.activation_prob) ** cfg.dictionary_size
+        return ConfigError(
+            f"The data model accepts too few codes: {got} of {drawn} drawn codes had "
+            f"|⟨w*, z⟩| ≥ data.margin = {cfg.margin!r} (estimated acceptance rate "
+            f"{got / drawn:.3g}; the limit is {MIN_ACCEPTANCE:g}). With data.sparsity = "
+            f"{cfg.sparsity!r} a code has about {cfg.sparsity:g} active features (none with "
+            f"probability {p_empty:.3g}) with values of the {cfg.value_law!r} law, so "
+            f"|⟨w*, z⟩| rarely reaches the margin. Lower data.margin or raise data.sparsity.")
 
     def _draw_values(self, size: int, rng: np.random.Generator) -> np.ndarray:
         law = self.config.value_law

@@ -15,10 +15,29 @@ the lower-bound models) offers the same two methods:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .config import NetworkConfig
+from .config import ConfigError, NetworkConfig
 from .kernels import network as K
+
+
+def weight_limit(dtype) -> float:
+    """Largest |w| that training accepts: √(largest float of ``dtype``) / 10³.
+
+    Norms, pre-activations and the metrics square weights or multiply them by inputs of
+    norm ≈ √k; beyond √max the squares overflow (float32: |w| ≈ 1.8e19).  The factor 10³
+    leaves room for sums over input_dim and for the inputs.  A trained neuron has
+    ‖w‖ of order 1–10, so weights this large mean a runaway step, not learning.
+    """
+    return math.sqrt(float(np.finfo(dtype).max)) / 1e3
+
+
+def weights_in_range(W) -> bool:
+    """True when every entry of W is finite and |w| ≤ :func:`weight_limit` (no temporaries)."""
+    lim = weight_limit(W.dtype)
+    return bool(W.size == 0 or (W.max() <= lim and W.min() >= -lim))  # NaN fails both
 
 
 def thresholds(W: np.ndarray, rule: str, theta: float, fixed_bias: float, kernels=K) -> np.ndarray:
@@ -217,7 +236,7 @@ class ThresholdNetwork:
     def decision_function_codes(self, Z, problem) -> np.ndarray:
         """f(M z) for codes Z of noiseless inputs, shape (n_samples,), without forming X.
 
-        Works in feature coordinates (:mod:`simulator.features`): O(width·input_dim²) once
+        Works in feature coordinates (:mod:`simulator.feature_path`): O(width·input_dim²) once
         for C = W M, then O(k·width) per sample instead of O(input_dim·width).  Equal to
         ``decision_function(Z @ problem.M.T)`` up to rounding; only for problems whose
         inputs are exactly x = M z with M orthogonal (σ = 0, D = d).
@@ -260,9 +279,22 @@ class ThresholdNetwork:
 
 
 def init_weights(config: NetworkConfig, input_dim: int, rng: np.random.Generator) -> np.ndarray:
-    """w_i ~ N(0, σ₀²/d · I), shape (width, input_dim)."""
-    W = rng.standard_normal((config.width, input_dim)) * (config.init_scale / np.sqrt(input_dim))
-    return np.ascontiguousarray(W, dtype=config.dtype)
+    """w_i ~ N(0, σ₀²/d · I), shape (width, input_dim).
+
+    Raises ConfigError naming ``network.init_scale`` when the weights are not finite or
+    beyond :func:`weight_limit` in the network's dtype (training could only diverge, and
+    would blame the step size).
+    """
+    with np.errstate(over="ignore"):  # an overflow to inf is reported below
+        W = rng.standard_normal((config.width, input_dim)) * (config.init_scale / np.sqrt(input_dim))
+        W = np.ascontiguousarray(W, dtype=config.dtype)
+    if not weights_in_range(W):
+        raise ConfigError(
+            f"The 'init_scale' parameter of NetworkConfig gives initial weights beyond "
+            f"±{weight_limit(W.dtype):.3g} or not finite in {config.dtype} (largest |w| = "
+            f"{float(np.max(np.abs(W.astype(np.float64)))):.3g} at input_dim = {input_dim}). "
+            f"Lower network.init_scale. Got {config.init_scale!r} instead.")
+    return W
 
 
 def ideal_network(problem, config: NetworkConfig, **kw) -> ThresholdNetwork:

@@ -6,6 +6,7 @@ progress bar, snapshots and NaN detection live here; the numerics live in the ke
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -15,12 +16,74 @@ from tqdm.auto import tqdm
 from .config import NetworkConfig, TrainConfig
 from .feature_path import FeatureCoordinates, code_batches, use_feature_path
 from .kernels import network as K
-from .network import logistic_step, margin_gradient, thresholds
+from .network import logistic_step, margin_gradient, thresholds, weight_limit, weights_in_range
 from .norms import project, radius_in_norm, random_in_ball, steepest_step
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss or the weights became NaN or infinite; training stopped."""
+    """The loss or the weights became NaN, infinite or too large to compute with; training stopped."""
+
+
+# Steps whose losses are kept one per step (8 MB of float64).  Longer phases keep one loss
+# per ``stride`` steps, the loss just before every snapshot and the exact mean of the last
+# tenth (what curves.csv and the cells' final losses read): memory stays bounded when the
+# step count is not (a per-step array at 10¹² steps is 8 TB).
+LOSS_HISTORY_CAP = 2**20
+
+
+class LossHistory:
+    """The losses of a phase longer than :data:`LOSS_HISTORY_CAP` steps, in bounded memory.
+
+    Indexing by step gives the exact loss of that step where it was kept (every
+    ``stride``-th step and the step before each snapshot); :meth:`tail_mean` is the exact
+    mean of the last tenth of the steps (float64 running sum), as ``losses[-n // 10:].mean()``
+    of a full history up to rounding.  ``np.asarray`` gives the kept strided values.
+    """
+
+    def __init__(self, steps: int, snapshot_every: int):
+        self.steps = int(steps)
+        self.stride = -(-self.steps // LOSS_HISTORY_CAP)
+        self.strided = np.empty(-(-self.steps // self.stride))
+        self.snapshot_every = int(snapshot_every)
+        self.before_snapshot: dict = {}
+        self.tail_start = self.steps - max(1, self.steps // 10)
+        self._tail_sum = 0.0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __setitem__(self, step: int, loss: float) -> None:
+        if step % self.stride == 0:
+            self.strided[step // self.stride] = loss
+        every = self.snapshot_every
+        if every > 0 and ((step + 1) % every == 0 or step + 1 == self.steps):
+            self.before_snapshot[step] = loss
+        if step >= self.tail_start:
+            self._tail_sum += float(loss)
+
+    def __getitem__(self, step) -> float:
+        step = int(step)
+        if step < 0:
+            step += self.steps
+        if step in self.before_snapshot:
+            return self.before_snapshot[step]
+        if 0 <= step < self.steps and step % self.stride == 0:
+            return float(self.strided[step // self.stride])
+        raise IndexError(f"the loss of step {step} was not kept (one loss per {self.stride} "
+                         f"steps of {self.steps}, and the step before each snapshot).")
+
+    def __array__(self, dtype=None, copy=None):
+        return self.strided if dtype is None else self.strided.astype(dtype)
+
+    def tail_mean(self) -> float:
+        return self._tail_sum / (self.steps - self.tail_start)
+
+
+def loss_history(steps: int, snapshot_every: int):
+    """A per-step float64 array up to :data:`LOSS_HISTORY_CAP` steps, a :class:`LossHistory` beyond."""
+    if steps <= LOSS_HISTORY_CAP:
+        return np.empty(steps)
+    return LossHistory(steps, snapshot_every)
 
 
 @dataclass
@@ -30,7 +93,8 @@ class TrainResult:
     Attributes
     ----------
     W : ndarray, shape (width, input_dim), the final weights
-    losses : ndarray, shape (steps,), mean batch loss at each step (at x + δ when adversarial)
+    losses : ndarray, shape (steps,), mean batch loss at each step (at x + δ when adversarial);
+        a :class:`LossHistory` (bounded memory) when steps > :data:`LOSS_HISTORY_CAP`
     snapshots : dict step -> W copy, at the snapshot steps (step 0 and the last included)
     seconds : wall time of the phase
     """
@@ -57,19 +121,35 @@ class _BatchSource:
         return b.X, b.y
 
 
-def _check_finite(loss: float, weights_finite, phase: str, step: int) -> None:
-    """Raise when the loss or a weight is not finite; ``weights_finite()`` tells the latter."""
+def _step_size_name(phase: str) -> str:
+    return "train.step_size" if phase == "clean" else "train.adv_step_size"
+
+
+def _check_finite(loss: float, weights_finite, phase: str, step: int, step_size=None) -> None:
+    """Raise when the loss is not finite or the weights are out of range (``weights_finite()``
+    tells: finite and within :func:`weight_limit`)."""
     if not np.isfinite(loss) or not weights_finite():
+        name = _step_size_name(phase)
+        value = "" if step_size is None else f" = {step_size!r}"
         raise TrainingDivergedError(
             f"{phase} training diverged at step {step}: the loss is {loss!r} or the weights "
-            f"are not finite. Lower the step size (train.step_size / train.adv_step_size)."
+            f"are not finite or beyond ±{weight_limit(np.float32):.3g} (float32; "
+            f"±{weight_limit(np.float64):.3g} in float64). Lower the step size "
+            f"({name}{value})."
         )
 
 
-def _snapshot_steps(steps: int, every: int) -> set:
-    if every <= 0:
-        return set()
-    return set(range(0, steps, every)) | {steps}
+def _diverged(exc: FloatingPointError, phase: str, step: int, step_size) -> TrainingDivergedError:
+    """A numpy overflow / invalid-value error inside a step, as a divergence of the phase."""
+    return TrainingDivergedError(
+        f"{phase} training diverged at step {step}: {exc} (numpy floating-point error). "
+        f"Lower the step size ({_step_size_name(phase)} = {step_size!r}).")
+
+
+def _is_snapshot_step(step: int, every: int) -> bool:
+    """Snapshots at every multiple of ``every`` (and at the last step, see the drivers):
+    decided by arithmetic, so nothing proportional to the step count is built."""
+    return every > 0 and step % every == 0
 
 
 def clean_step(W, X, y, net_cfg: NetworkConfig, lr, kernels=K) -> float:
@@ -93,7 +173,7 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
     Online SGD with a fresh batch every step, or full-batch GD when ``train_size`` is set.
     With noiseless data and an orthogonal dictionary (and ``feature_path`` not 'off') the
     steps run in feature coordinates C = W M on the sparse codes
-    (:mod:`simulator.features`): the same weights up to rounding, at O(n·k·width) a step.
+    (:mod:`simulator.feature_path`): the same weights up to rounding, at O(n·k·width) a step.
     """
     W = np.array(W0, dtype=net_cfg.dtype, order="C", copy=True)
     lr = W.dtype.type(train_cfg.step_size)
@@ -106,7 +186,10 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
             Z, y = next(batches)
             return model.clean_step(Z, y, net_cfg, lr)
 
-        weights_finite, current_weights = model.weights_finite, model.weights
+        def weights_finite():  # ‖w_i‖ = ‖C_i‖ bounds every |w_ij|: no pass over Ct
+            return bool(model.norms.max() <= weight_limit(model.dtype)) and model.weights_finite()
+
+        current_weights = model.weights
     else:
         src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)
 
@@ -114,22 +197,25 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
             X, y = src.next()
             return clean_step(W, X, y, net_cfg, lr)
 
-        weights_finite, current_weights = (lambda: np.isfinite(W).all()), W.copy
-    steps = train_cfg.clean_steps
-    snaps = _snapshot_steps(steps, train_cfg.snapshot_every)
-    losses = np.empty(steps)
+        weights_finite, current_weights = (lambda: weights_in_range(W)), W.copy
+    steps, every = train_cfg.clean_steps, train_cfg.snapshot_every
+    losses = loss_history(steps, every)
     result = TrainResult(W=W, losses=losses)
     t0 = time.perf_counter()
     for step in tqdm(range(steps), desc="clean training", disable=not train_cfg.progress,
                      leave=False, mininterval=1.0):
-        if step in snaps:  # W itself before the first step: exact even on the feature path
+        if _is_snapshot_step(step, every):  # W itself before the first step: exact even on the feature path
             result.snapshots[step] = current_weights() if step else W.copy()
-        loss = step_on_next_batch()
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                loss = step_on_next_batch()
+        except FloatingPointError as exc:
+            raise _diverged(exc, "clean", step, train_cfg.step_size) from None
         losses[step] = loss
-        _check_finite(loss, weights_finite, "clean", step)
+        _check_finite(loss, weights_finite, "clean", step, train_cfg.step_size)
     if on_features and steps > 0:
         result.W = current_weights()
-    if steps in snaps:
+    if every > 0:
         result.snapshots[steps] = result.W.copy()
     result.seconds = time.perf_counter() - t0
     return result
@@ -169,21 +255,25 @@ def train_adversarial(W_start, problem, net_cfg: NetworkConfig, train_cfg: Train
     lr = W.dtype.type(train_cfg.adv_step_size)
     src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)
     radius = radius_in_norm(train_cfg.adv_tau, train_cfg.adv_norm, W.shape[1])
-    steps = train_cfg.adv_steps
-    snaps = _snapshot_steps(steps, train_cfg.snapshot_every)
-    losses = np.empty(steps)
+    steps, every = train_cfg.adv_steps, train_cfg.snapshot_every
+    losses = loss_history(steps, every)
     result = TrainResult(W=W, losses=losses)
     t0 = time.perf_counter()
     for step in tqdm(range(steps), desc=f"{train_cfg.adv_attack} training",
                      disable=not train_cfg.progress, leave=False, mininterval=1.0):
-        if step in snaps:
+        if _is_snapshot_step(step, every):
             result.snapshots[step] = W.copy()
         X, y = src.next()
-        loss = adversarial_step(W, X, y, net_cfg, lr, radius, train_cfg.adv_norm,
-                                train_cfg.adv_attack, train_cfg.adv_pgd_steps, attack_rng)
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                loss = adversarial_step(W, X, y, net_cfg, lr, radius, train_cfg.adv_norm,
+                                        train_cfg.adv_attack, train_cfg.adv_pgd_steps, attack_rng)
+        except FloatingPointError as exc:
+            raise _diverged(exc, "adversarial", step, train_cfg.adv_step_size) from None
         losses[step] = loss
-        _check_finite(loss, lambda: np.isfinite(W).all(), "adversarial", step)
-    if steps in snaps:
+        _check_finite(loss, lambda: weights_in_range(W), "adversarial", step,
+                      train_cfg.adv_step_size)
+    if every > 0:
         result.snapshots[steps] = W.copy()
     result.seconds = time.perf_counter() - t0
     return result

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from theorems.common import CRITERIA, CheckResult, Quantity, confidence_interval
+from theorems.common import (CRITERIA, CheckResult, Quantity, confidence_interval, overall_verdict,
+                             quantity_range)
 
 
 def test_confidence_interval_matches_scipy():
@@ -43,3 +44,72 @@ def test_criteria_are_the_issue_targets():
     assert CRITERIA["lower_bound_robust_acc"] == ("<=", 0.60)
     assert CRITERIA["dense_mixture_reduction"] == (">=", 3.0)
     assert CRITERIA["ideal_robust_acc"] == (">=", 0.95)
+
+
+# ---------------------------------------------------------------- intervals, MARGINAL, overall
+
+
+@pytest.mark.parametrize("values,name", [
+    ([1.0, 0.95, 1.0], "robust_acc_ensemble"),   # the t interval ran to 1.054 before clipping
+    ([0.0, 0.3, 0.6], "share_beta_ratio_above_1"),  # and below 0
+    ([0.99, 1.0, 0.97], "clean_acc"),
+])
+def test_intervals_stay_in_the_quantity_range(values, name):
+    raw = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert raw[0] < 0 or raw[1] > 1  # the unclipped interval leaves [0, 1]
+    lo, hi = Quantity(name, values, None).interval
+    assert 0.0 <= lo <= np.mean(values) <= hi <= 1.0
+    assert lo == pytest.approx(max(raw[0], 0.0)) and hi == pytest.approx(min(raw[1], 1.0))
+
+
+def test_unbounded_quantities_are_not_clipped_and_ratios_stay_positive():
+    assert quantity_range("dense_mixture_reduction") == (0.0, math.inf)
+    assert quantity_range("something_else") == (-math.inf, math.inf)
+    lo, hi = Quantity("dense_mixture_reduction", [0.5, 8.0, 1.0], None).interval
+    assert lo == 0.0 and hi > 8.0
+
+
+@pytest.mark.parametrize("criterion,values,verdict,flag", [
+    ("clean_robust_acc", [0.55, 0.65, 0.597], "PASS", "MARGINAL"),  # mean 0.599 ≤ 0.60
+    ("baseline_robust_acc", [0.58, 0.62, 0.609], "FAIL", "MARGINAL"),  # mean 0.603 > 0.60
+    ("clean_robust_acc", [0.40, 0.42, 0.41], "PASS", ""),
+    ("adv_robust_acc", [0.95, 0.96, 0.97], "PASS", ""),
+    ("adv_robust_acc", [0.95], "PASS", ""),  # one seed: no interval, no flag
+])
+def test_marginal_flags_intervals_straddling_the_threshold(criterion, values, verdict, flag):
+    q = Quantity("robust_acc_ensemble", values, criterion)
+    assert q.verdict == verdict and q.flag == flag  # the verdict is still the mean's
+
+
+def test_overall_line_counts_fails_and_marginals():
+    ok = Quantity("robust_acc_ensemble", [0.95, 0.96, 0.97], "adv_robust_acc", "adversarial")
+    close = Quantity("robust_acc_ensemble", [0.55, 0.65, 0.597], "clean_robust_acc", "clean")
+    bad = Quantity("robust_acc_ensemble", [0.58, 0.62, 0.609], "baseline_robust_acc", "ntk_adv")
+    info = Quantity("median_purity_clean", [0.5, 0.6], None, "clean")
+    rows = CheckResult("c", "l2", 0.15, [0, 1, 2], [ok, close, info]).summary_rows()
+    line = overall_verdict(rows)
+    assert line.startswith("PASS: all 2 criteria pass") and "1 MARGINAL" in line
+    assert "clean robust_acc_ensemble = 0.599 (mean <= 0.6) PASS" in line
+    rows += CheckResult("lb", "linf", 0.15, [0, 1, 2], [bad]).summary_rows()
+    line = overall_verdict(rows)
+    assert line.startswith("FAIL: 1 of 3 criteria fail (lb [linf] ntk_adv robust_acc_ensemble")
+    assert "2 MARGINAL" in line
+    assert overall_verdict([]).startswith("NO VERDICT")
+
+
+def test_report_starts_with_the_overall_line(tmp_path):
+    import pandas as pd
+
+    from reports.verify_report import SUMMARY_COLUMNS, write_report
+    from theorems.regime import regime_for
+
+    close = Quantity("robust_acc_ensemble", [0.55, 0.65, 0.597], "clean_robust_acc", "clean")
+    rows = CheckResult("clean_not_robust", "l2", 0.15, [0, 1, 2], [close]).summary_rows()
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    text = write_report(tmp_path, summary, regime_for(True), {}, {"seeds": [0, 1, 2]},
+                        "complete").read_text()
+    lines = text.splitlines()
+    assert lines[2].startswith("**Overall: PASS: all 1 criteria pass; 1 MARGINAL")
+    assert "| PASS MARGINAL |" in text
+    lo, hi = close.interval
+    assert f"[{lo:.3f}, {hi:.3f}]" in text
