@@ -21,13 +21,19 @@ def save_weights(path: Path, res) -> None:
     tmp.replace(path)
 
 
-def run_record(res, status: str, threads: int, argv=None) -> dict:
+def run_record(res, status: str, threads: int, argv=None, *, cfg=None, phase=None) -> dict:
+    """run.json: status, the phase reached, full config, seed, timings, environment.
+
+    ``res`` may be None (nothing finished yet), the phases trained so far, or the whole run.
+    """
+    cfg = res.config if cfg is None else cfg
     return {
         "status": status,
-        "seed": res.config.seed,
-        "config": res.config.to_dict(),
+        "phase": phase if phase is not None else ("complete" if status == "complete" else None),
+        "seed": cfg.seed,
+        "config": cfg.to_dict(),
         "threads": threads,
-        "timings_seconds": res.timings,
+        "timings_seconds": {} if res is None else res.timings,
         "peak_rss_mib": peak_rss_mib(),
         "summary": getattr(res, "summary", {}),
         "environment": environment(),

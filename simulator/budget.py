@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 from .config import ConfigError, RunConfig
+from .models import NETWORK_MODELS
 
 # Interpreter, numpy, scipy, numba and the compiled kernels, before any array: measured
 # resident size of ``fpsim train`` right after start-up is about 250 MB; rounded up.
@@ -316,15 +317,15 @@ def estimate_run(cfg: RunConfig) -> Budget:
     Budget : items (bytes by phase) and multiply-adds of training and evaluating the ideal,
         clean and adversarial networks.
     """
-    return estimate_cell(cfg, ("ideal", "clean", "adversarial"))
+    return estimate_cell(cfg, NETWORK_MODELS)
 
 
-def estimate_cell(cfg: RunConfig, models: Sequence[str], baseline: Mapping | None = None) -> Budget:
-    """The cost of :func:`simulator.sweeps.cell.run_cell` with these models (and baseline overrides)."""
+def estimate_cell(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None = None) -> Budget:
+    """The cost of :func:`simulator.sweeps.cell.run_cell` with these models (and lower-bound overrides)."""
     from .lower_bounds import LowerBoundConfig
-    from .cell import estimated_cost
+    from .sweeps.cell import estimated_cost
 
-    b = LowerBoundConfig.from_dict(dict(baseline or {}))
+    b = LowerBoundConfig.from_dict(dict(lower_bounds or {}))
     items = []
     trains = "clean" in models or "adversarial" in models
     if trains or "ntk" in models:
@@ -343,13 +344,13 @@ def estimate_cell(cfg: RunConfig, models: Sequence[str], baseline: Mapping | Non
     if trains:
         items += _metrics_items(cfg)
     for kind in models:
-        if kind not in ("ideal", "clean", "adversarial"):
+        if kind not in NETWORK_MODELS:
             items += _lower_bound_items(cfg, kind, b)
-    return Budget(items=items, madds=estimated_cost(cfg, list(models), baseline))
+    return Budget(items=items, madds=estimated_cost(cfg, list(models), lower_bounds))
 
 
-def estimate_runs(cfgs: Sequence[RunConfig], models=("ideal", "clean", "adversarial"),
-                  baseline: Mapping | None = None) -> Budget:
+def estimate_runs(cfgs: Sequence[RunConfig], models=NETWORK_MODELS,
+                  lower_bounds: Mapping | None = None) -> Budget:
     """Several runs in one process whose results stay cached (``fpsim verify``: seed × norm).
 
     Every run's held arrays and its test set stay to the end; temporaries exist for one
@@ -359,7 +360,7 @@ def estimate_runs(cfgs: Sequence[RunConfig], models=("ideal", "clean", "adversar
     """
     items, madds = [], 0.0
     for j, cfg in enumerate(cfgs, start=1):
-        one = estimate_cell(cfg, models, baseline)
+        one = estimate_cell(cfg, models, lower_bounds)
         madds += one.madds
         for i in one.items:
             if i.phase == "held" or i.name.startswith("test set"):

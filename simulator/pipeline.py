@@ -18,8 +18,13 @@ explicitly (no module state).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -38,25 +43,54 @@ from .training import TrainResult, train_adversarial, train_clean
 
 
 class RunCache:
-    """Results shared by several callers of one process, keyed by everything they depend on.
+    """Results shared by several callers, keyed by everything they depend on.
 
     A theorem run passes one cache to every check, so that the clean training of a seed serves
     both norms and each network run serves the three network claims.  Namespaces keep kinds of
-    results apart; keys must be hashable (configs are).
+    results apart; keys must be hashable and have a deterministic ``repr`` (configs do).
+
+    With a ``directory``, every value is also written there (pickle, atomically) as soon as it
+    is computed, and read back instead of recomputed: an interrupted ``fpsim train`` or
+    ``fpsim verify`` resumes from its staging folder without redoing finished work.  Only
+    load a directory that fpsim wrote (pickle runs code on load).
     """
 
-    def __init__(self):
+    def __init__(self, directory=None):
         self._store: dict = {}
+        self.directory = None if directory is None else Path(directory)
+
+    def _path(self, namespace: str, key) -> Path:
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
+        return self.directory / namespace / f"{digest}.pkl"
 
     def get(self, namespace: str, key, make: Callable):
         """The cached value of ``key`` in ``namespace``, computed by ``make()`` the first time."""
         space = self._store.setdefault(namespace, {})
-        if key not in space:
-            space[key] = make()
-        return space[key]
+        if key in space:
+            return space[key]
+        path = None if self.directory is None else self._path(namespace, key)
+        if path is not None and path.exists():
+            with open(path, "rb") as fh:
+                stored_key, value = pickle.load(fh)
+            if stored_key != key:  # a hash collision, or a file from other code: recompute
+                value = make()
+        else:
+            value = make()
+        space[key] = value
+        if path is not None and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump((key, value), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        return value
 
     def values(self, namespace: str) -> list:
-        """Every value cached in ``namespace``, in insertion order."""
+        """Every value cached in ``namespace`` in this process, in insertion order."""
         return list(self._store.get(namespace, {}).values())
 
     def clear(self) -> None:
@@ -158,6 +192,11 @@ def _clean_key(cfg: RunConfig):
             t.feature_path, t.snapshot_every, cfg.seed)
 
 
+def _adversarial_key(cfg: RunConfig):
+    """What adversarial training depends on: clean training and the train section."""
+    return (_clean_key(cfg), cfg.train.replace(progress=False))
+
+
 def _train_clean(cfg: RunConfig):
     problem, W_init = build_problem(cfg)
     clean = train_clean(W_init, problem, cfg.network, cfg.train, stream(cfg.seed, "train_data"))
@@ -174,7 +213,8 @@ def train_networks(cfg: RunConfig, *, phases: Sequence[str] = ("clean", "adversa
     cfg : RunConfig
     phases : () (problem and W0 only), ('clean',) or ('clean', 'adversarial')
     cache : optional RunCache; clean training is shared by configs that differ only in
-        their adversarial phase or evaluation (the two norms of a theorem run)
+        their adversarial phase or evaluation (the two norms of a theorem run), and a cache
+        with a directory keeps both phases on disk for a resumed run
     on_phase : optional callable(phase, trained_so_far), called after each phase so that a
         caller can save what is finished before an interruption
 
@@ -197,9 +237,12 @@ def train_networks(cfg: RunConfig, *, phases: Sequence[str] = ("clean", "adversa
     if on_phase:
         on_phase("clean", trained)
     if "adversarial" in phases:
-        trained.adversarial = train_adversarial(clean.W, problem, cfg.network, cfg.train,
-                                                stream(cfg.seed, "adv_data"),
-                                                stream(cfg.seed, "attack"))
+        def adversarial():
+            return train_adversarial(clean.W, problem, cfg.network, cfg.train,
+                                     stream(cfg.seed, "adv_data"), stream(cfg.seed, "attack"))
+
+        trained.adversarial = (adversarial() if cache is None else
+                               cache.get("adversarial", _adversarial_key(cfg), adversarial))
         if on_phase:
             on_phase("adversarial", trained)
     return trained

@@ -19,14 +19,31 @@ from pathlib import Path
 import numpy as np
 
 from . import OPENBLAS_THREAD_TIMEOUT_APPLIED
+from .config import ConfigError
 
 
 class OutputExistsError(FileExistsError):
     """The output folder exists already."""
 
 
-def prepare(out: str | Path) -> Path:
-    """Check that ``out`` is free and return the staging folder ``out.partial`` (created)."""
+class OutputFolderError(ConfigError):
+    """The output folder cannot be created or resumed (bad input: exit code 2)."""
+
+
+def prepare(out: str | Path, resume: bool = False) -> Path:
+    """Check that ``out`` is free and return the staging folder ``out.partial``.
+
+    Parameters
+    ----------
+    out : the final folder; it must not exist
+    resume : continue an interrupted run: ``out.partial`` must exist and is returned as it is;
+        otherwise it must not exist and is created
+
+    Raises
+    ------
+    OutputExistsError when ``out`` (or, without ``resume``, ``out.partial``) exists;
+    OutputFolderError when there is nothing to resume or the folder cannot be created.
+    """
     out = Path(out)
     if out.exists():
         raise OutputExistsError(
@@ -34,12 +51,23 @@ def prepare(out: str | Path) -> Path:
             f"Choose another --out or remove it."
         )
     staging = out.with_name(out.name + ".partial")
+    if resume:
+        if not staging.is_dir():
+            raise OutputFolderError(
+                f"Nothing to resume: {str(staging)!r} does not exist. --resume continues the run "
+                f"that was interrupted with the same --out; check the path.")
+        return staging
     if staging.exists():
         raise OutputExistsError(
             f"The staging folder {str(staging)!r} (left by an interrupted run) exists; "
-            f"remove it or choose another --out."
+            f"continue it with --resume, or remove it, or choose another --out."
         )
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"Cannot create the output folder {str(staging)!r}: {exc.strerror or exc}. "
+            f"Choose another --out.") from None
     return staging
 
 
@@ -48,6 +76,13 @@ def finish(staging: Path, out: str | Path) -> Path:
     out = Path(out)
     os.replace(staging, out)
     return out
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder fpsim wrote (a run's resume cache), if it exists."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _publish(tmp: str, path: Path) -> None:
@@ -62,10 +97,14 @@ def write_json(path: Path, data) -> None:
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=_jsonable, allow_nan=True)
-        fh.write("\n")
-    _publish(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, default=_jsonable, allow_nan=True)
+            fh.write("\n")
+        _publish(tmp, path)
+    except BaseException:  # an interrupt mid-write leaves no temporary file behind
+        _discard(tmp)
+        raise
 
 
 def write_csv(path: Path, frame) -> None:
@@ -73,8 +112,19 @@ def write_csv(path: Path, frame) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
-    frame.to_csv(tmp, index=False, float_format="%.10g")
-    _publish(tmp, path)
+    try:
+        frame.to_csv(tmp, index=False, float_format="%.10g")
+        _publish(tmp, path)
+    except BaseException:  # an interrupt mid-write leaves no temporary file behind
+        _discard(tmp)
+        raise
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def _jsonable(o):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from simulator import storage
 from simulator.config import ConfigError
@@ -34,6 +35,9 @@ def main(argv=None) -> int:
         command.register(sub)
 
     args = parser.parse_args(argv)
+    # warnings meant for the user (oversubscription, large sweeps) read as one plain line
+    warnings.formatwarning = lambda message, category, *rest, **kw: (
+        f"fpsim {args.command}: warning: {message}\n")
     try:
         return args.func(args)
     except (ConfigError, storage.OutputExistsError) as exc:

@@ -53,3 +53,29 @@ def build_config(args, base: RunConfig | None = None) -> RunConfig:
     if args.no_progress:
         overrides["train.progress"] = False
     return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def config_flags_given(args) -> bool:
+    """Whether any flag that changes the config was given (``--no-progress`` does not)."""
+    named = any(getattr(args, name, None) is not None for name in FLAG_KEYS)
+    return bool(args.config or args.set or named or args.seed is not None
+                or args.threads is not None)
+
+
+def add_memory_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-memory", type=float, metavar="GIB",
+                   help="memory limit of the up-front estimate, in GiB (default: the memory "
+                        "available on this machine); a run estimated above it is refused")
+
+
+def memory_limit(args) -> int | None:
+    """``--max-memory`` in bytes (None: the machine's available memory)."""
+    from simulator.config import ConfigError
+
+    v = getattr(args, "max_memory", None)
+    if v is None:
+        return None
+    if not (v > 0 and v < 2**40):
+        raise ConfigError(f"The '--max-memory' option must be a float in the range (0, 2^40) GiB. "
+                          f"Got {v!r} instead.")
+    return int(v * 2**30)

@@ -15,9 +15,12 @@ import argparse
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from simulator.config import ConfigError
+
+from .config_flags import add_memory_flag, memory_limit
 
 DEFAULT_LEVEL = 0.5  # τ_c: where half of the test points are broken
 SWEEP_DESCRIPTION = """\
@@ -49,6 +52,7 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="validate the grid, list its cells and their relative cost; write nothing")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_memory_flag(p)
     p.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("sweep-report", help="rebuild a sweep's tables and its scaling report")
@@ -68,14 +72,22 @@ def _check_level(level) -> float:
 
 
 def cmd_sweep(args) -> int:
-    from simulator.sweeps.grid import load_grid
+    from simulator.budget import check_budget, estimate_cell, format_seconds
+    from simulator.sweeps.grid import WARN_CELLS, load_grid
 
     from simulator.sweeps.runner import print_outcome, run_sweep
 
     _check_level(args.level)
     grid = load_grid(args.grid)
+    # the largest cell must fit in memory; checked before any folder or worker exists
+    budgets = [estimate_cell(c.config, c.models, c.lower_bounds) for c in grid.cells]
+    check_budget(max(budgets, key=lambda b: b.peak_bytes), memory_limit(args))
     if args.dry_run:
         return _dry_run(grid)
+    if len(grid.cells) > WARN_CELLS:
+        warnings.warn(f"the grid has {len(grid.cells):,} cells, estimated at "
+                      f"{format_seconds(sum(b.seconds for b in budgets))} in all; "
+                      f"--dry-run lists them and their cost.", stacklevel=1)
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR: the folder of the sweep to finish.")
     out = args.out or Path(f"runs/sweep-{args.grid.stem}-{time.strftime('%Y%m%d-%H%M%S')}")

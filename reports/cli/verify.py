@@ -19,6 +19,8 @@ from tqdm.auto import tqdm
 from simulator.config import ConfigError
 
 from simulator import storage
+
+from .config_flags import add_memory_flag, memory_limit
 from ..verify_report import write_report, write_summary
 
 
@@ -29,37 +31,54 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds per check (default 3)")
     p.add_argument("--only", default=None, help="comma-separated claims to run (default: all)")
     p.add_argument("--norms", default="l2,linf", help="comma-separated norms (default: l2,linf)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run interrupted in DIR.partial: finished training runs and "
+                        "lower-bound fits are read back, not redone (same flags as the first run)")
     p.add_argument("--no-progress", action="store_true")
+    add_memory_flag(p)
     p.set_defaults(func=cmd_verify)
 
 
 def _parse_list(text, allowed, name):
-    items = [s.strip() for s in text.split(",") if s.strip()]
+    items = [s.strip() for s in text.split(",")]
     bad = [s for s in items if s not in allowed]
-    if bad or not items:
-        raise ConfigError(f"The '--{name}' option must be a comma-separated list of "
-                          f"{sorted(allowed)}. Got {text!r} instead.")
+    if bad or not items or len(set(items)) != len(items):
+        raise ConfigError(f"The '--{name}' option must be a comma-separated list of distinct "
+                          f"items of {list(allowed)}. Got {text!r} instead.")
     return items
 
 
 def cmd_verify(args) -> int:
+    from simulator.budget import check_budget, estimate_runs
+    from simulator.models import MODELS, NETWORK_MODELS
+    from simulator.norms import NORMS
     from simulator.pipeline import RunCache
     from simulator.threads import available_cores
     from theorems import CHECKS
+    from theorems.common import overall_verdict
     from theorems.regime import regime_for
 
     if args.seeds < 1:
         raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
-    claims = _parse_list(args.only, CHECKS, "only") if args.only else list(CHECKS)
-    norms = _parse_list(args.norms, {"l2", "linf"}, "norms")
+    claims = _parse_list(args.only, CHECKS, "only") if args.only is not None else list(CHECKS)
+    norms = _parse_list(args.norms, NORMS, "norms")
     regime = regime_for(args.quick)
-    out = Path(args.out or f"runs/verify-{regime.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    staging = storage.prepare(out)
     seeds = list(range(args.seeds))
+    kinds = [k for k in MODELS if any(k in getattr(CHECKS[c], "KINDS", NETWORK_MODELS)
+                                      for c in claims)]
+    check_budget(estimate_runs([regime.config_for(s, n) for s in seeds for n in norms],
+                               models=kinds, lower_bounds=regime.lower_bounds.to_dict()),
+                 memory_limit(args))  # before anything is allocated or created
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs the --out folder of the interrupted run.")
+    out = Path(args.out or f"runs/verify-{regime.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    staging = storage.prepare(out, resume=args.resume)
     threads = regime.run.threads or available_cores()
     t0 = time.perf_counter()
     results, status = [], "complete"
-    cache = RunCache()  # runs shared by the checks (the network claims read the same runs)
+    # runs shared by the checks (the network claims read the same runs), kept on disk so that
+    # --resume redoes no finished training run or lower-bound fit
+    cache = RunCache(staging / "cache")
     jobs = [(c, n) for c in claims for n in norms]
     bar = tqdm(jobs, desc="fpsim verify", disable=args.no_progress, unit="check")
     try:
@@ -75,19 +94,21 @@ def cmd_verify(args) -> int:
     except KeyboardInterrupt:
         status = "interrupted"
     except Exception as exc:  # keep what finished, say what broke, then fail loudly
-        status = f"error in {claim} [{norm}]: {type(exc).__name__}: {exc}"
+        status = f"crashed in {claim} [{norm}]: {type(exc).__name__}: {exc}"
         _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache)
         raise
     bar.close()
     summary = _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache)
     if status == "interrupted":
-        print(f"\nfpsim verify: interrupted; finished checks kept in {staging}", file=sys.stderr)
+        print(f"\nfpsim verify: interrupted; finished work kept in {staging} (continue with: "
+              f"fpsim verify --resume --out {out} and the same flags)", file=sys.stderr)
         return 130
+    storage.remove_tree(staging / "cache")
     storage.finish(staging, out)
-    print(summary[["claim", "norm", "model", "quantity", "measured", "criterion", "verdict"]]
+    print(summary[["claim", "norm", "model", "quantity", "measured", "criterion", "verdict", "flag"]]
           .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     failed = summary[summary.verdict == "FAIL"]
-    print(f"\n{'ALL CHECKS PASS' if failed.empty else f'{len(failed)} criteria FAIL'} — report: {out / 'REPORT.md'}")
+    print(f"\n{overall_verdict(summary.to_dict('records'))}\nreport: {out / 'REPORT.md'}")
     return 0 if failed.empty else 1
 
 

@@ -39,6 +39,11 @@ from ..config import ConfigError, RunConfig, apply_overrides, load_toml
 from ..models import LOWER_BOUND_MODELS, MODELS, NETWORK_MODELS
 
 DEFAULT_MODELS = NETWORK_MODELS
+# Cells are counted before any is built: a grid of more is refused (each cell is a full
+# training run of seconds to hours, so 20 000 is far beyond any sweep this machine finishes);
+# a sweep of more than WARN_CELLS cells starts with a warning.
+MAX_CELLS = 20_000
+WARN_CELLS = 1_000
 
 # Grid names of config keys: the name is the column of results.csv.
 ALIASES = {
@@ -353,6 +358,16 @@ def parse_grid(data: Mapping[str, Any], *, source: str = "") -> Grid:
     for name in ("taus", "norms"):
         if name in entries:
             in_cell[ALIASES[name]] = list(entries[name])
+
+    if not axes:
+        raise ConfigError(f"The grid{where_file} varies nothing: give [grid] at least one list "
+                          f"(input_dim, sparsity, width, seeds or any config key).")
+    n_cells = math.prod(len(values) for _, values in axes)
+    if n_cells > MAX_CELLS:
+        raise ConfigError(
+            f"The grid{where_file} has {n_cells:,} cells (the product of its list lengths: "
+            + ", ".join(f"{name} {len(values)}" for name, values in axes)
+            + f"), more than the limit of {MAX_CELLS:,}. Split it into several sweeps.")
 
     base_cfg = _base_config(base, in_cell)
     lower_bound_base = {k[len("lower_bound."):]: v for k, v in base.items() if k.startswith("lower_bound.")}

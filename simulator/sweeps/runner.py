@@ -16,6 +16,7 @@ A sweep killed at any moment keeps every record it wrote (temp file + os.replace
 from __future__ import annotations
 
 import concurrent.futures as cf
+import warnings
 import datetime
 import json
 import multiprocessing
@@ -144,6 +145,10 @@ def load_manifest(out: Path) -> dict:
 # ----------------------------------------------------------------------------------------
 
 
+class OversubscribedWarning(UserWarning):
+    """More worker processes than cores."""
+
+
 class PoolExecutor:
     """A local pool of spawned worker processes (no state shared with the parent)."""
 
@@ -200,6 +205,10 @@ def make_executor(*, workers: int | None, scheduler: str | None, local_cluster: 
         return DaskExecutor(scheduler=scheduler)
     n = workers or cores
     threads = max(1, cores // n)  # workers × threads ≤ cores
+    if n > cores:
+        warnings.warn(f"--workers {n} on {cores} core(s): the workers share the cores "
+                      f"(oversubscribed); using {n} worker processes with {threads} thread each.",
+                      OversubscribedWarning, stacklevel=2)
     if local_cluster:
         from .dask_cluster import DaskExecutor
 
@@ -231,6 +240,9 @@ def check_folder(out: Path, grid: Grid, resume: bool) -> dict | None:
     """
     out = Path(out)
     manifest_path = out / MANIFEST
+    if resume and not out.exists():
+        raise ConfigError(f"Nothing to resume: {str(out)!r} does not exist. --resume finishes the "
+                          f"sweep written to that folder; check the path.")
     if out.exists() and not resume:
         raise storage.OutputExistsError(
             f"The output folder {str(out)!r} exists already; fpsim never overwrites results. "
@@ -253,7 +265,11 @@ def check_folder(out: Path, grid: Grid, resume: bool) -> dict | None:
 def create_folder(out: Path, grid: Grid, grid_text: str) -> dict:
     """Write the folder of a new sweep: cells/, the manifest, a copy of the grid file."""
     out = Path(out)
-    (out / CELLS).mkdir(parents=True, exist_ok=True)
+    try:
+        (out / CELLS).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage.OutputFolderError(f"Cannot create the output folder {str(out)!r}: "
+                                        f"{exc.strerror or exc}. Choose another --out.") from None
     manifest = _new_manifest(grid, grid_text)
     storage.write_json(out / MANIFEST, manifest)
     with open(out / "grid.toml.tmp", "w") as fh:

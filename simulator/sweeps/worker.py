@@ -35,8 +35,39 @@ def worker_environment(threads: int) -> dict:
 
 
 def init_worker(env: dict) -> None:
-    """Pool initializer: set the worker's environment before any cell imports numba."""
+    """Pool initializer: set the worker's environment before any cell imports numba, and make
+    the worker die with the sweep process (a SIGKILL of the parent left workers running)."""
     os.environ.update(env)
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to send SIGKILL to this process when its parent dies (Linux).
+
+    Elsewhere a thread polls the parent's pid and exits when it changes.
+    """
+    import signal
+
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="fpsim-parent-watch").start()
 
 
 def _now() -> str:

@@ -71,7 +71,7 @@ def test_unbounded_quantities_are_not_clipped_and_ratios_stay_positive():
 
 @pytest.mark.parametrize("criterion,values,verdict,flag", [
     ("clean_robust_acc", [0.55, 0.65, 0.597], "PASS", "MARGINAL"),  # mean 0.599 ≤ 0.60
-    ("baseline_robust_acc", [0.58, 0.62, 0.609], "FAIL", "MARGINAL"),  # mean 0.603 > 0.60
+    ("lower_bound_robust_acc", [0.58, 0.62, 0.609], "FAIL", "MARGINAL"),  # mean 0.603 > 0.60
     ("clean_robust_acc", [0.40, 0.42, 0.41], "PASS", ""),
     ("adv_robust_acc", [0.95, 0.96, 0.97], "PASS", ""),
     ("adv_robust_acc", [0.95], "PASS", ""),  # one seed: no interval, no flag
@@ -84,7 +84,7 @@ def test_marginal_flags_intervals_straddling_the_threshold(criterion, values, ve
 def test_overall_line_counts_fails_and_marginals():
     ok = Quantity("robust_acc_ensemble", [0.95, 0.96, 0.97], "adv_robust_acc", "adversarial")
     close = Quantity("robust_acc_ensemble", [0.55, 0.65, 0.597], "clean_robust_acc", "clean")
-    bad = Quantity("robust_acc_ensemble", [0.58, 0.62, 0.609], "baseline_robust_acc", "ntk_adv")
+    bad = Quantity("robust_acc_ensemble", [0.58, 0.62, 0.609], "lower_bound_robust_acc", "ntk_adv")
     info = Quantity("median_purity_clean", [0.5, 0.6], None, "clean")
     rows = CheckResult("c", "l2", 0.15, [0, 1, 2], [ok, close, info]).summary_rows()
     line = overall_verdict(rows)
