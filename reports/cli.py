@@ -140,7 +140,8 @@ def main(argv=None) -> int:
 
 def _register_extra_commands(sub) -> None:
     """Commands defined in other modules register themselves here."""
-    for modname in ("reports.verify_cli", "reports.sweep_cli", "reports.bench_cli"):
+    for modname in ("reports.verify_cli", "reports.sweep_cli", "reports.bench_cli",
+                    "reports.real_cli", "reports.data_cli"):
         try:
             mod = __import__(modname, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -45,12 +45,13 @@ def _parse_list(text, allowed, name):
 
 def cmd_verify(args) -> int:
     from simulator.threads import available_cores
-    from theorems import CHECKS
+    from theorems import CHECKS, EXTRA_CHECKS
     from theorems.regime import regime_for
 
     if args.seeds < 1:
         raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
-    claims = _parse_list(args.only, CHECKS, "only") if args.only else list(CHECKS)
+    modules = CHECKS | EXTRA_CHECKS  # extra checks run only when --only names them
+    claims = _parse_list(args.only, modules, "only") if args.only else list(CHECKS)
     norms = _parse_list(args.norms, {"l2", "linf"}, "norms")
     regime = regime_for(args.quick)
     out = Path(args.out or f"runs/verify-{regime.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -64,7 +65,7 @@ def cmd_verify(args) -> int:
     try:
         for claim, norm in bar:
             bar.set_postfix_str(f"{claim} [{norm}]")
-            mod = importlib.import_module(CHECKS[claim])
+            mod = importlib.import_module(modules[claim])
             t = time.perf_counter()
             res = mod.run(regime, seeds=seeds, norm=norm)
             res.seconds = time.perf_counter() - t
