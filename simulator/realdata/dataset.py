@@ -61,7 +61,7 @@ class ImageTask:
 
         def pick(X, y):
             keep = np.isin(y, negative + positive)
-            return X[keep] / data.max_value, np.where(np.isin(y[keep], positive), 1.0, -1.0)
+            return X[keep].astype(np.float64) / data.max_value, np.where(np.isin(y[keep], positive), 1.0, -1.0)
 
         Xtr, ytr = pick(data.X_train, data.y_train)
         Xte, yte = pick(data.X_test, data.y_test)

@@ -49,7 +49,8 @@ class ImageData:
     Attributes
     ----------
     name : data set name
-    X_train : ndarray (n_train, n_pixels), float64, raw pixel values in [0, max_value]
+    X_train : ndarray (n_train, n_pixels), raw pixel values in [0, max_value] (uint8 for the
+        idx and CIFAR formats: 47 MB for Fashion-MNIST's training set instead of 376 MB)
     y_train : ndarray (n_train,), int64 class labels
     X_test, y_test : the same for the test split
     image_shape : (height, width) or (height, width, 3)
@@ -150,10 +151,9 @@ def load_fashion_mnist(data_dir: str | Path | None = None) -> ImageData:
             f"into {default_data_folder()}; set FPSIM_DATA to choose the folder), or "
             f"`apt-get install dataset-fashion-mnist`.")
     a = {k: read_idx(folder / f) for k, f in FASHION_MNIST_FILES.items()}
-    return ImageData("fashion-mnist",
-                     a["train_images"].reshape(len(a["train_images"]), -1).astype(np.float64),
+    return ImageData("fashion-mnist", a["train_images"].reshape(len(a["train_images"]), -1),
                      a["train_labels"].astype(np.int64),
-                     a["test_images"].reshape(len(a["test_images"]), -1).astype(np.float64),
+                     a["test_images"].reshape(len(a["test_images"]), -1),
                      a["test_labels"].astype(np.int64), (28, 28), 255.0, FASHION_MNIST_CLASSES)
 
 
@@ -215,8 +215,8 @@ def load_cifar10(path: str | Path | None) -> ImageData:
                                f"(the python-pickle release, cifar-10-batches-py).")
     parts = [_cifar_batch(p) for p in train]
     Xte, yte = _cifar_batch(folder / "test_batch")
-    return ImageData("cifar10", np.concatenate([p[0] for p in parts]).astype(np.float64),
-                     np.concatenate([p[1] for p in parts]), Xte.astype(np.float64), yte,
+    return ImageData("cifar10", np.concatenate([p[0] for p in parts]),
+                     np.concatenate([p[1] for p in parts]), Xte, yte,
                      (32, 32, 3), 255.0, CIFAR10_CLASSES)
 
 
