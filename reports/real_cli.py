@@ -120,6 +120,8 @@ def finish_real(staging, out, runs, cfg, t0) -> int:
 
     checks = [check_from_runs(runs, n) for n in cfg.norms]
     seconds = time.perf_counter() - t0
+    for c in checks:
+        c.seconds = seconds
     summary = write_real_outputs(staging, runs, checks, {"seconds": seconds})
     outdir.write_json(staging / "run.json", {
         "command": "real", "argv": sys.argv, "config": cfg.to_dict(), "task": runs[0].task.name,

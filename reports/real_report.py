@@ -38,7 +38,7 @@ def neuron_grid(task, W_clean, W_adv, norm: str, path: Path, n_neurons: int = 16
     order = np.argsort(-np.linalg.norm(W_clean, axis=1))[:n_neurons]
     cols = 4  # neuron pairs per row
     rows = int(np.ceil(len(order) / cols))
-    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.3, rows * 1.45), squeeze=False)
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.3, rows * 1.45 + 0.6), squeeze=False)
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
     for k, i in enumerate(order):
@@ -52,7 +52,7 @@ def neuron_grid(task, W_clean, W_adv, norm: str, path: Path, n_neurons: int = 16
     fig.suptitle(f"{task.name}\nhidden weights w_i as {shape[0]}×{shape[1]} images: clean-trained "
                  f"(left) beside {adv}-trained from it (right); blue > 0, red < 0, each image "
                  f"scaled to its own max |w|", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / (rows * 1.45 + 0.6)))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -132,6 +132,11 @@ def write_real_outputs(folder: Path, runs: list, checks: list, info: dict) -> pd
     t = tables(runs)
     for name, df in t.items():
         write_csv(folder / f"{name}.csv", df)
+    # the recorded initialisation and the trained weights, per seed (float32, compressed)
+    np.savez_compressed(folder / "weights.npz", **{
+        f"seed{r.config.seed}_{k}": np.asarray(W, np.float32) for r in runs
+        for k, W in [("W_init", r.W_init), ("W_clean", r.W_clean)]
+        + [(f"W_adv_{n}", r.W_adv[n]) for n in r.W_adv]})
     summary = pd.DataFrame([row for c in checks for row in c.summary_rows()], columns=SUMMARY_COLUMNS)
     write_csv(folder / "verdicts.csv", summary)
     cfg, task = runs[0].config, runs[0].task
@@ -186,7 +191,7 @@ def write_real_report(folder: Path, summary: pd.DataFrame, runs, figures: dict, 
         lines += [f"## {title}", "", f"![{title}]({fname})", ""]
     lines += ["## Files", "",
               "`results.csv` (seed, model, norm, ε, attack, clean and robust accuracy), "
-              "`neurons.csv` (per neuron: β, ‖β w_adv‖, ‖v‖, cosines with the init, "
+              "`weights.npz` (per seed: W_init, W_clean, W_adv_<norm>), `neurons.csv` (per neuron: β, ‖β w_adv‖, ‖v‖, cosines with the init, "
               "dictionary purity, residual participation, label-mixture and off-dictionary "
               "shares), `update_spectrum.csv`, `summary_per_seed.csv`, `verdicts.csv`, `run.json`.",
               "", f"Wall time {info.get('seconds', 0):.0f} s; per-seed timings in `run.json`.", ""]

@@ -188,7 +188,7 @@ def test_purification_real_check_and_writer(tiny_run, tmp_path):
     assert set(summary.verdict) <= {"PASS", "FAIL", "REPORT"}
     names = {p.name for p in tmp_path.iterdir()}
     assert names >= {"REPORT.md", "results.csv", "neurons.csv", "update_spectrum.csv",
-                     "verdicts.csv", "robust_accuracy.png", "beta_scatter.png",
+                     "verdicts.csv", "robust_accuracy.png", "beta_scatter.png", "weights.npz",
                      "neuron_grid_l2.png", "neuron_grid_linf.png"}
 
 
