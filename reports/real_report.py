@@ -167,8 +167,9 @@ def write_real_report(folder: Path, summary: pd.DataFrame, runs, figures: dict, 
         f"{', minus the mean training image' if cfg.center else ''}. Network: m = {cfg.width} "
         f"thresholded symmetric-ReLU neurons, θ = {cfg.threshold:g}, σ₀ = {cfg.init_scale:g}; "
         f"{cfg.clean_steps} clean steps (η = {cfg.step_size:g}, batch {cfg.batch_size}), then from "
-        f"the clean weights {cfg.adv_steps} {cfg.adv_attack.upper()} steps (η = {cfg.adv_step_size:g}) "
-        f"at ℓ2 ε = {cfg.train_eps_l2:g} and at ℓ∞ ε = {cfg.train_eps_linf:g}. ε in pixel units, "
+        f"the clean weights {cfg.adv_steps} steps (η = {cfg.adv_step_size:g}) of "
+        f"{'FGM at ℓ2 ε = ' if cfg.adv_attack == 'fgm' else 'PGD at ℓ2 ε = '}{cfg.train_eps_l2:g} and, "
+        f"separately, {'FGSM' if cfg.adv_attack == 'fgm' else 'PGD'} at ℓ∞ ε = {cfg.train_eps_linf:g}. ε in pixel units, "
         f"each in its own norm; perturbations not clipped to [0, 1]. Seeds {[r.config.seed for r in runs]}.",
         "",
         "Robust accuracies are against the attack ensemble (FGM, PGD "
