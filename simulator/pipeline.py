@@ -63,12 +63,16 @@ class RunCache:
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
         return self.directory / namespace / f"{digest}.pkl"
 
-    def get(self, namespace: str, key, make: Callable):
-        """The cached value of ``key`` in ``namespace``, computed by ``make()`` the first time."""
+    def get(self, namespace: str, key, make: Callable, persist: bool = True):
+        """The cached value of ``key`` in ``namespace``, computed by ``make()`` the first time.
+
+        ``persist=False`` keeps the value in memory only (inputs that are cheaper to rebuild
+        than to store, such as a loaded data set).
+        """
         space = self._store.setdefault(namespace, {})
         if key in space:
             return space[key]
-        path = None if self.directory is None else self._path(namespace, key)
+        path = None if self.directory is None or not persist else self._path(namespace, key)
         if path is not None and path.exists():
             with open(path, "rb") as fh:
                 stored_key, value = pickle.load(fh)

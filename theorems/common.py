@@ -35,6 +35,9 @@ CRITERIA = {
     "share_beta_ratio_above_1": (">", 0.5),
     "median_abs_corr_init": ("<=", 0.2),
     "adv_certified_acc": (">=", 0.80),
+    # purification_real (issue 15): on real images, at the check radius ε of each norm
+    "real_robust_gain": (">=", 0.3),  # adversarial minus clean-trained robust accuracy
+    "real_adv_clean_acc": (">=", 0.9),
 }
 
 

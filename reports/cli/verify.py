@@ -54,17 +54,18 @@ def cmd_verify(args) -> int:
     from simulator.norms import NORMS
     from simulator.pipeline import RunCache
     from simulator.threads import available_cores
-    from theorems import CHECKS
+    from theorems import CHECKS, EXTRA_CHECKS
     from theorems.common import overall_verdict
     from theorems.regime import regime_for
 
     if args.seeds < 1:
         raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
-    claims = _parse_list(args.only, CHECKS, "only") if args.only is not None else list(CHECKS)
+    modules = CHECKS | EXTRA_CHECKS  # extra checks run only when --only names them
+    claims = _parse_list(args.only, modules, "only") if args.only is not None else list(CHECKS)
     norms = _parse_list(args.norms, NORMS, "norms")
     regime = regime_for(args.quick)
     seeds = list(range(args.seeds))
-    kinds = [k for k in MODELS if any(k in getattr(CHECKS[c], "KINDS", NETWORK_MODELS)
+    kinds = [k for k in MODELS if any(k in getattr(modules[c], "KINDS", NETWORK_MODELS)
                                       for c in claims)]
     check_budget(estimate_runs([regime.config_for(s, n) for s in seeds for n in norms],
                                models=kinds, lower_bounds=regime.lower_bounds.to_dict()),
@@ -85,7 +86,7 @@ def cmd_verify(args) -> int:
         for claim, norm in bar:
             bar.set_postfix_str(f"{claim} [{norm}]")
             t = time.perf_counter()
-            res = CHECKS[claim].run(regime, seeds=seeds, norm=norm, cache=cache)
+            res = modules[claim].run(regime, seeds=seeds, norm=norm, cache=cache)
             res.seconds = time.perf_counter() - t
             results.append(res)
             res.write_csv(staging)
