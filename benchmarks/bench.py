@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py [--out FILE] [--quick] [--repeats N] [--threads N] [--no-torch]
 
-The measuring code is simulator/bench.py (and simulator/bench_torch.py for the PyTorch peer,
+The measuring code is benchmarks/speed.py (and benchmarks/torch_peer.py for the PyTorch peer,
 ``pip install -e '.[bench]'``); results and how to read them: benchmarks/RESULTS.md.  Prints
 one JSON object.
 """

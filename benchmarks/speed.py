@@ -3,7 +3,7 @@
 The measuring code behind ``fpsim bench`` and ``benchmarks/bench.py`` (issue 6); results
 and how to read them are in ``benchmarks/RESULTS.md``.  One run measures, as medians of
 repeated calls after at least 0.2 s of warm-up calls (so compilation is excluded), the
-figures of one shape timed in turns (:func:`simulator.timing.time_interleaved`):
+figures of one shape timed in turns (:func:`benchmarks.timing.time_interleaved`):
 
 1. the clean training step and the FGM-ℓ2 adversarial training step at each input_dim d,
    width m = 3d, batch 512, float32 and float64; each also with every backward product
@@ -12,7 +12,7 @@ figures of one shape timed in turns (:func:`simulator.timing.time_interleaved`):
    P W, X' Wᵀ and P'ᵀ X' for FGM): the machine's reference throughput.  A step's achieved
    GFLOP/s counts those products' flops (2·n·m·d each), so its fraction of the matmul
    throughput is matmul time / step time;
-3. the same steps written plainly in PyTorch on the CPU (:mod:`simulator.bench_torch`,
+3. the same steps written plainly in PyTorch on the CPU (:mod:`benchmarks.torch_peer`,
    run in a child process with the same thread count), if torch is installed;
 4. the PGD attack's evaluation throughput (samples × steps per second);
 5. with σ = 0, clean training and clean evaluation in feature coordinates against the

@@ -1,6 +1,6 @@
-"""The PyTorch peer of the training steps, timed in a child process by :mod:`simulator.bench`.
+"""The PyTorch peer of the training steps, timed in a child process by :mod:`benchmarks.speed`.
 
-    python -m simulator.bench_torch MANIFEST.json
+    python -m benchmarks.torch_peer MANIFEST.json
 
 The steps are written plainly, as a PyTorch user would: forward H = X Wᵀ, the thresholded
 symmetric ReLU with b = θ‖w_i‖ detached, the mean logistic loss, autograd for the weight
