@@ -347,32 +347,37 @@ def parse_grid(data: Mapping[str, Any], *, source: str = "") -> Grid:
         if name not in IN_CELL and len(set(map(repr, values))) != len(values):
             raise _err(name, "a list of distinct values", list(values))
 
-    # axes in a fixed, readable order; taus / norms are evaluated inside each cell
+    axes, in_cell = _axes(entries)
+    if not axes:
+        raise ConfigError(f"The grid{where_file} varies nothing: give [grid] at least one list "
+                          f"(input_dim, sparsity, width, seeds or any config key).")
+    cells = _expand(base, axes, in_cell, entries.get("input_dim"), per_d, models, source, where_file)
+    return Grid(base=base, axes=axes, per_d=per_d, models=models, cells=tuple(cells), source=source)
+
+
+def _axes(entries: Mapping) -> tuple:
+    """The grid's axes in a fixed, readable order, and the in-cell lists (taus, norms)."""
     first = ["input_dim", "sparsity", "sparsity_exponent", "width", "width_factor"]
     order = [n for n in first if n in entries]
     order += [n for n in entries if n not in first and n not in IN_CELL and n != "seeds"]
     if "seeds" in entries:
         order.append("seeds")
     axes = tuple((name, entries[name]) for name in order)
-    in_cell = {}
-    for name in ("taus", "norms"):
-        if name in entries:
-            in_cell[ALIASES[name]] = list(entries[name])
+    in_cell = {ALIASES[name]: list(entries[name]) for name in ("taus", "norms") if name in entries}
+    return axes, in_cell
 
-    if not axes:
-        raise ConfigError(f"The grid{where_file} varies nothing: give [grid] at least one list "
-                          f"(input_dim, sparsity, width, seeds or any config key).")
+
+def _expand(base, axes, in_cell, d_values, per_d, models, source, where_file) -> list:
+    """The cells of the grid: counted first (refused above MAX_CELLS), then built."""
     n_cells = math.prod(len(values) for _, values in axes)
     if n_cells > MAX_CELLS:
         raise ConfigError(
             f"The grid{where_file} has {n_cells:,} cells (the product of its list lengths: "
             + ", ".join(f"{name} {len(values)}" for name, values in axes)
             + f"), more than the limit of {MAX_CELLS:,}. Split it into several sweeps.")
-
     base_cfg = _base_config(base, in_cell)
     lower_bound_base = {k[len("lower_bound."):]: v for k, v in base.items() if k.startswith("lower_bound.")}
     cells, seen = [], {}
-    d_values = entries.get("input_dim")
     for combo in itertools.product(*(values for _, values in axes)):
         point = dict(zip((name for name, _ in axes), combo))
         if per_d:
@@ -388,7 +393,7 @@ def parse_grid(data: Mapping[str, Any], *, source: str = "") -> Grid:
             )
         seen[cell.cell_id] = _describe(point)
         cells.append(cell)
-    return Grid(base=base, axes=axes, per_d=per_d, models=models, cells=tuple(cells), source=source)
+    return cells
 
 
 def _describe(point: Mapping) -> str:
