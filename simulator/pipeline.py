@@ -31,7 +31,7 @@ import numpy as np
 
 from .attacks import AttackSettings, robust_accuracy_table
 from .certification.relaxation import certified_margin
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import Batch, SparseCodingProblem
 from .metrics import dense_mixture_share, purification_measures
 from .models import MODEL_KINDS
@@ -40,6 +40,10 @@ from .norms import radius_in_norm
 from .rng import stream
 from .threads import thread_limit
 from .training import TrainResult, train_adversarial, train_clean
+from .validation import OneOf, TupleOf, check_param
+
+# the 'kinds' of build_models and sweep cells: items of the model registry
+MODEL_KINDS_LIST = TupleOf(OneOf(tuple(MODEL_KINDS)))
 
 
 class RunCache:
@@ -228,8 +232,8 @@ def train_networks(cfg: RunConfig, *, phases: Sequence[str] = ("clean", "adversa
     """
     phases = tuple(phases)
     if phases not in ((), ("clean",), ("clean", "adversarial")):
-        raise ValueError("The 'phases' parameter of train_networks must be one of (), ('clean',), "
-                         f"('clean', 'adversarial'). Got {phases!r} instead.")
+        raise ConfigError("The 'phases' parameter of train_networks must be one of (), ('clean',), "
+                          f"('clean', 'adversarial'). Got {phases!r} instead.")
     if not phases:
         problem, W_init = build_problem(cfg)
         return Trained(cfg, problem, W_init)
@@ -274,10 +278,7 @@ def build_models(kinds: Sequence[str], trained: Trained, cfg: RunConfig,
     lower_bounds : LowerBoundConfig or a dict of its overrides (None: defaults)
     timings : optional dict that receives ``training_<row name>`` seconds per fitted model
     """
-    unknown = [k for k in kinds if k not in MODEL_KINDS]
-    if unknown:
-        raise ValueError(f"The 'kinds' parameter of build_models must be items of "
-                         f"{list(MODEL_KINDS)}. Got {list(kinds)!r} instead.")
+    kinds = check_param("build_models", "kinds", kinds, MODEL_KINDS_LIST)
     models = {}
     for kind in kinds:
         if kind == "ideal":

@@ -21,10 +21,8 @@ STREAMS = {
 
 def stream(seed: int, name: str) -> np.random.Generator:
     """Return the generator of the named stream for ``seed``."""
-    try:
-        sid = STREAMS[name]
-    except KeyError:
-        raise ValueError(
-            f"The 'name' parameter of stream must be one of {sorted(STREAMS)}. Got {name!r} instead."
-        ) from None
-    return np.random.default_rng([int(seed), sid])
+    if not isinstance(name, str) or name not in STREAMS:
+        from .validation import OneOf, check_param
+
+        check_param("stream", "name", name, OneOf(tuple(STREAMS)))
+    return np.random.default_rng([int(seed), STREAMS[name]])

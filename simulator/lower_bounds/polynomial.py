@@ -45,6 +45,7 @@ import scipy.linalg
 from scipy.linalg.blas import dsyrk
 
 from ..norms import project, steepest_step
+from ..validation import Interval, check_param
 from .linear import _check_norm, _check_radius, logistic_loss_and_slope
 from .reuse import check_clean, clean_record
 
@@ -87,15 +88,10 @@ class PolynomialKernelModel:
         if not (np.all(np.isfinite(C)) and np.all(np.isfinite(alpha))):
             raise ValueError("The 'centres' and 'alpha' parameters of PolynomialKernelModel must "
                              "be finite. Got NaN or inf.")
-        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-            raise ValueError(f"The 'degree' parameter of PolynomialKernelModel must be an int in "
-                             f"the range [1, inf). Got {degree!r} instead.")
-        if not (np.isfinite(scale) and scale > 0):
-            raise ValueError(f"The 'scale' parameter of PolynomialKernelModel must be a float in "
-                             f"the range (0, inf). Got {scale!r} instead.")
-        if not (np.isfinite(offset) and offset >= 0):
-            raise ValueError(f"The 'offset' parameter of PolynomialKernelModel must be a float in "
-                             f"the range [0, inf). Got {offset!r} instead.")
+        owner = "PolynomialKernelModel"
+        degree = check_param(owner, "degree", degree, Interval("int", 1, None))
+        scale = check_param(owner, "scale", scale, Interval("float", 0, None, closed="neither"))
+        offset = check_param(owner, "offset", offset, Interval("float", 0, None))
         self.centres = C
         self.degree = int(degree)
         self.alpha = alpha

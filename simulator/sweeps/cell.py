@@ -19,8 +19,10 @@ import numpy as np
 
 from ..config import RunConfig
 from ..metrics import dense_mixture_share
-from ..models import MODEL_KINDS, MODELS, needed_phases, per_model_attack_rng, row_names
-from ..pipeline import build_models, draw_test_set, evaluate, train_networks
+from ..models import MODEL_KINDS, needed_phases, per_model_attack_rng, row_names
+from ..pipeline import (MODEL_KINDS_LIST, build_models, draw_test_set, evaluate,
+                        train_networks)
+from ..validation import check_param
 from ..threads import thread_limit
 
 
@@ -69,10 +71,7 @@ def run_cell(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None
     -------
     CellResult
     """
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise ValueError(f"The 'models' parameter of run_cell must be items of {list(MODELS)}. "
-                         f"Got {list(models)!r} instead.")
+    models = check_param("run_cell", "models", models, MODEL_KINDS_LIST)
     seed = cfg.seed
     res = CellResult()
     t_all = time.perf_counter()
