@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -95,6 +96,7 @@ def cmd_train(args) -> int:
         print(f"fpsim train: partial results kept in {staging}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the record
         write_record(record.get("res"), "interrupted")
         print(f"\nfpsim train: interrupted after phase '{record['phase']}'; kept in {staging} "
               f"(continue with: fpsim train --resume --out {out})", file=sys.stderr)

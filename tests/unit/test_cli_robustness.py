@@ -145,10 +145,10 @@ def test_an_interrupted_train_keeps_what_it_finished_and_resumes_to_the_same_byt
         time.sleep(0.02)
     # Ctrl-C, again if it fell into a finaliser (numba's compiler swallows a KeyboardInterrupt
     # raised inside llvmlite's __del__), as a user presses it again
-    for _ in range(60):
+    for wait in (15, 60):
         proc.send_signal(signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=1.0)
+            _, err = proc.communicate(timeout=wait)
             break
         except subprocess.TimeoutExpired:
             continue
