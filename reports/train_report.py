@@ -14,8 +14,10 @@ RESULT_COLUMNS = ["model", "norm", "tau", "radius", "attack", "clean_acc", "robu
 
 def save_weights(path: Path, res) -> None:
     tmp = path.with_suffix(".tmp.npz")
+    # U, V of a low-rank update (train.adv_rank): W_adv = W_clean + U Vᵀ
+    factors = getattr(res, "adv_factors", None) or {}
     np.savez(tmp, W_init=res.W_init, W_clean=res.W_clean, W_adv=res.W_adv,
-             M=res.problem.M, w_star=res.problem.w_star)
+             M=res.problem.M, w_star=res.problem.w_star, **factors)
     tmp.replace(path)
 
 

@@ -37,6 +37,7 @@ class ExperimentResult:
     curves : list of dict rows (phase, step, median dense-mixture share, loss)
     summary : dict of scalar figures
     timings : dict of seconds
+    adv_factors : dict, the low-rank factors U, V (empty for a full update)
     """
 
     config: RunConfig
@@ -50,6 +51,8 @@ class ExperimentResult:
     spectrum: np.ndarray | None = None
     summary: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    # {'U': (width, r), 'V': (input_dim, r)} when train.adv_rank is set (W_adv = W_clean + U Vᵀ)
+    adv_factors: dict = field(default_factory=dict)
 
 
 def attack_settings(cfg: RunConfig) -> AttackSettings:
@@ -141,6 +144,7 @@ def run_experiment(cfg: RunConfig, *, on_phase=None) -> ExperimentResult:
                                 stream(seed, "adv_data"), stream(seed, "attack"))
         timings["adversarial_training"] = adv.seconds
         res.W_adv = adv.W
+        res.adv_factors = getattr(adv, "factors", {})
         if on_phase:
             on_phase("adversarial", res)
 
