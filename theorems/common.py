@@ -33,6 +33,9 @@ CRITERIA = {
     "share_beta_ratio_above_1": (">", 0.5),
     "median_abs_corr_init": ("<=", 0.2),
     "adv_certified_acc": (">=", 0.80),
+    # low_rank_update: some r ≤ 4 within 0.03 of full adversarial training's robust accuracy
+    "low_rank_robust_gap": ("<=", 0.03),
+    "low_rank_clean_acc": (">=", 0.97),
 }
 
 
