@@ -114,8 +114,9 @@ def low_rank_robustness(details: pd.DataFrame, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(norms), figsize=(5.5 * len(norms), 4), squeeze=False)
     for ax, norm in zip(axes[0], norms):
         sub = details[details.norm == norm]
-        for kind, colour, ls, label in (("low_rank", "C0", "-", "rank-r adversarial training (band: min–max over seeds)"),
-                                        ("best_rank", "C2", "--", "best rank-r correction, SVD of W_adv − W_clean (band: min–max)")):
+        for kind, colour, ls, label in (
+                ("low_rank", "C0", "-", "rank-r adversarial training (band: min–max over seeds)"),
+                ("best_rank", "C2", "--", "best rank-r correction, SVD of W_adv − W_clean (band: min–max)")):
             g = sub[sub.kind == kind].groupby("rank").robust_acc_ensemble.agg(["mean", "min", "max"])
             if g.empty:
                 continue

@@ -9,8 +9,8 @@ Training
 --------
 The update is parametrised as U Vᵀ with U of shape (width, r) and V of shape (input_dim, r)
 and trained by gradient on the same adversarial loss as full training: each step draws a
-batch, perturbs it at the *current* W (FGM ℓ2, FGSM ℓ∞ or PGD, :func:`adversarial_examples`),
-recomputes the thresholds b_i = θ‖w_i‖ from the current W, and descends the mean logistic
+batch, perturbs it at the *current* W (FGM ℓ2, FGSM ℓ∞ or PGD:
+:func:`~simulator.training.adversarial_examples`), recomputes the thresholds b_i = θ‖w_i‖ from the current W, and descends the mean logistic
 loss at x + δ.  With G = ∇_W loss (b held fixed, as in full training) the factor gradients
 are ∇_U = G V and ∇_V = Gᵀ U.
 

@@ -55,8 +55,9 @@ def _evaluate(W, name, problem, test, cfg, norm, tau, seed, skip) -> dict:
     settings = AttackSettings(pgd_steps=e.pgd_steps, pgd_restarts=e.pgd_restarts,
                               pgd_step_rel=e.pgd_step_rel)
     # each model gets the same fresh attack stream: paired random starts
-    clean_acc, rows = robust_accuracy_table(model, problem, test, [radius_in_norm(tau, norm, cfg.data.input_dim)],
-                                            norm, settings, stream(seed, "attack"), standalone_radii=())
+    radius = radius_in_norm(tau, norm, cfg.data.input_dim)
+    clean_acc, rows = robust_accuracy_table(model, problem, test, [radius], norm, settings,
+                                            stream(seed, "attack"), standalone_radii=())
     C = problem.feature_coefficients(W)
     out = {"seed": seed, "model": name, "clean_acc": clean_acc,
            "median_dense_mixture_share": float(np.median(dense_mixture_share(C, problem.w_star, skip))),
@@ -71,8 +72,11 @@ def seed_rows(regime, seed: int, norm: str, ranks=RANKS) -> list:
     cfg = regime.config_for(seed, norm)
     tau = regime.tau_for(norm)
     skip = cfg.eval.mixture_skip
-    ev = lambda W, name, **kw: {**_evaluate(W, name, run.problem, run.test, cfg, norm, tau, seed, skip),  # noqa: E731
-                                "norm": norm, "tau": tau, **kw}
+
+    def ev(W, name, **columns):
+        row = _evaluate(W, name, run.problem, run.test, cfg, norm, tau, seed, skip)
+        return {**row, "norm": norm, "tau": tau, **columns}
+
     rows = [ev(run.W_clean, "clean", kind="clean", rank=0),
             ev(run.W_adv, "full", kind="full", rank=min(run.W_adv.shape)),
             ev(mixture_projection(run.W_clean, run.problem.label_direction), "projection",
@@ -125,8 +129,8 @@ def run(regime, seeds=(0, 1, 2), norm="l2", ranks=RANKS) -> CheckResult:
               Quantity("robust_acc_ensemble", list(g.robust_acc_ensemble), None, m),
               Quantity("median_dense_mixture_share", list(g.median_dense_mixture_share), None, m),
               Quantity("median_purity", list(g.median_purity), None, m)]
-    q += [Quantity("robust_acc_ensemble", list(by[f"best-rank-{r}"].robust_acc_ensemble), None, f"best-rank-{r}")
-          for r in ranks]
+    q += [Quantity("robust_acc_ensemble", list(by[f"best-rank-{r}"].robust_acc_ensemble), None,
+                   f"best-rank-{r}") for r in ranks]
     return CheckResult(CLAIM, norm, regime.tau_for(norm), list(seeds), q, details,
                        notes=f"criterion read at r* = {r_star}")
 
