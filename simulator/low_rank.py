@@ -19,7 +19,8 @@ are ∇_U = G V and ∇_V = Gᵀ U.
 orthonormal V makes the first step −η G V Vᵀ the full step η G projected onto span(V): with
 r = input_dim ≤ width it *is* the full step.  V then turns towards the top right singular
 vectors of the adversarial gradients (∇_V = Gᵀ U = −η GᵀG V after one step: a power
-iteration), which is how the rank-r update finds M w*.
+iteration), which is how the rank-r update finds M w* (quick regime, seed 0: after FGM
+training at r = 1 and r = 4, ‖P_span(V) u‖ = 0.998 for u = M w*/‖M w*‖).
 
 *Step size rule*: η_t = η / (‖U‖₂² + ‖V‖₂²), η = ``train.adv_step_size``.  To first order a
 factor step moves W by −η_t (G V Vᵀ + U Uᵀ G), whose norm is at most
@@ -27,8 +28,13 @@ factor step moves W by −η_t (G V Vᵀ + U Uᵀ G), whose norm is at most
 the step size that is stable for full training is stable here.  A fixed η would not be:
 plain gradient flow keeps VᵀV − UᵀU = I from the initialisation, so ‖V‖₂² = 1 + ‖U‖₂², and
 once U carries the mixtures of ~width neurons (‖U‖₂ of several units) the effective step in
-W along the top direction, η (‖U‖₂² + ‖V‖₂²), is tens of times the full one.  At the start
-(U = 0, ‖V‖₂ = 1) η_t = η exactly.
+W along the top direction, η (‖U‖₂² + ‖V‖₂²), is tens of times the full one (measured:
+quick regime, seed 0, r = 1, fixed η = 0.5: the update took over the network, clean
+accuracy 0.31, median dense-mixture share 0.96).  At the start (U = 0, ‖V‖₂ = 1) η_t = η
+exactly.  The price: directions of U Vᵀ far weaker than the top one move at about η_t,
+slower than in full training (quick regime, r = 4: η_t fell to η/15, the three weaker
+singular values of U Vᵀ stayed ≈ 1 against 7.2 for the top one; four times more steps did
+not raise robust accuracy, 0.727 → 0.693).
 
 Two routes compute (∇_U, ∇_V), equal up to rounding (``route``):
 
