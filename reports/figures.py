@@ -186,3 +186,48 @@ def mixture_curves(curves: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def low_rank_robustness(details: pd.DataFrame, path: Path) -> Path:
+    """Robust accuracy at τ* against the rank r of the adversarial update, one panel per norm.
+
+    ``details``: the rows of the ``low_rank_update`` check (columns seed, norm, tau, model,
+    kind, rank, robust_acc_ensemble).  Rank-r training and the best rank-r correction are
+    drawn against r (mean over seeds, band min–max); full adversarial training, the mixture
+    projection and the clean network as horizontal lines (mean over seeds).
+    """
+    norms = list(dict.fromkeys(details.norm))
+    fig, axes = plt.subplots(1, len(norms), figsize=(5.5 * len(norms), 4), squeeze=False)
+    for ax, norm in zip(axes[0], norms):
+        sub = details[details.norm == norm]
+        for kind, colour, ls, label in (
+                ("low_rank", "C0", "-", "rank-r adversarial training (band: min–max over seeds)"),
+                ("best_rank", "C2", "--", "best rank-r correction, SVD of W_adv − W_clean (band: min–max)")):
+            g = sub[sub.kind == kind].groupby("rank").robust_acc_ensemble.agg(["mean", "min", "max"])
+            if g.empty:
+                continue
+            ax.plot(g.index, g["mean"], ls, color=colour, marker="o", ms=4, label=label)
+            ax.fill_between(g.index, g["min"], g["max"], color=colour, alpha=0.15, lw=0)
+        for kind, colour, ls, label in (("full", "k", "-", "full adversarial training (mean over seeds)"),
+                                        ("projection", "C1", "-.", "mixture projection W_clean(I − uuᵀ)"),
+                                        ("clean", "C3", ":", "clean network")):
+            v = sub[sub.kind == kind].robust_acc_ensemble
+            if len(v):
+                ax.axhline(v.mean(), color=colour, ls=ls, lw=1.2, label=label)
+        ranks = sorted(sub[sub.kind == "low_rank"]["rank"].unique())
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ranks, [str(r) for r in ranks])
+        ax.set_xlabel("rank r of the update U Vᵀ (log scale)")
+        ax.set_ylabel("robust accuracy at τ* (attack ensemble)")
+        tau = sub.tau.iloc[0]
+        radius = f"τ* = {tau:g}" + ("/√d" if norm == "linf" else "")
+        ax.set_title(f"{norm}: robust accuracy vs rank of the update ({radius}, "
+                     f"{sub.seed.nunique()} seed(s))", fontsize=9)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

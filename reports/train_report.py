@@ -17,6 +17,8 @@ def save_weights(path: Path, res) -> None:
     arrays = {"W_init": res.W_init, "W_clean": res.W_clean, "W_adv": res.W_adv,
               "M": res.problem.M, "w_star": res.problem.w_star}
     tmp = path.with_suffix(".tmp.npz")
+    # U, V of a low-rank update (train.adv_rank): W_adv = W_clean + U Vᵀ
+    arrays.update(getattr(res, "adv_factors", None) or {})
     np.savez(tmp, **{k: v for k, v in arrays.items() if v is not None})
     tmp.replace(path)
 

@@ -288,6 +288,9 @@ class TrainConfig(_ConfigMixin):
     # clean training in feature coordinates C = W M (simulator/feature_path.py): same result up
     # to rounding, ≥ 5× faster; 'auto' uses it when it applies (σ = 0, M orthogonal)
     feature_path: str = "auto"
+    # rank r of the adversarial update W = W_clean + U Vᵀ (simulator/low_rank.py); None:
+    # the full update, as in the paper's main theorems
+    adv_rank: int | None = None
 
     _CONSTRAINTS = {
         "clean_steps": Interval("int", 0, None),
@@ -305,6 +308,7 @@ class TrainConfig(_ConfigMixin):
         "snapshot_every": Interval("int", 0, None),
         "progress": bool,
         "feature_path": OneOf(FEATURE_PATH_MODES),
+        "adv_rank": Interval("int", 1, None, allow_none=True),
     }
 
 
@@ -362,6 +366,12 @@ class RunConfig(_ConfigMixin):
                 raise _err("RunConfig", name, f"a {cls.__name__}", getattr(self, name))
         if self.train.feature_path == "on" and not (self.data.noise == 0 and self.data.unitary):
             raise feature_path_refusal(self.data)
+        full_rank = min(self.network.width, self.data.input_dim)
+        if self.train.adv_rank is not None and self.train.adv_rank > full_rank:
+            raise ConfigError(
+                "The 'adv_rank' parameter of TrainConfig must be an int in the range "
+                f"[1, min(network.width, data.input_dim)={full_rank}] or None. "
+                f"Got {self.train.adv_rank!r} instead.")
 
 
 def feature_path_refusal(data: DataConfig) -> ConfigError:

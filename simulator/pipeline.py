@@ -134,6 +134,11 @@ class Trained:
         return None if self.adversarial is None else self.adversarial.W
 
     @property
+    def adv_factors(self) -> dict:
+        """U, V of a low-rank adversarial update (``train.adv_rank``); empty otherwise."""
+        return dict(getattr(self.adversarial, "factors", None) or {})
+
+    @property
     def timings(self) -> dict:
         """Seconds of each phase that ran."""
         return {f"{name}_training": phase.seconds for name, phase in
@@ -170,6 +175,8 @@ class RunResult:
     spectrum: np.ndarray | None = None
     summary: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    # {'U': (width, r), 'V': (input_dim, r)} when train.adv_rank is set (W_adv = W_clean + U Vᵀ)
+    adv_factors: dict = field(default_factory=dict)
 
     @property
     def seed(self) -> int:
@@ -467,5 +474,6 @@ def run_networks(cfg: RunConfig, *, cache: RunCache | None = None,
         timings["total"] = time.perf_counter() - t0
     return RunResult(config=cfg, problem=problem, W_init=trained.W_init, W_clean=trained.W_clean,
                      W_adv=trained.W_adv, test=test, results=results, neurons=neurons,
-                     curves=curves, spectrum=spectrum, summary=summary, timings=timings)
+                     curves=curves, spectrum=spectrum, summary=summary, timings=timings,
+                     adv_factors=trained.adv_factors)
 

@@ -249,8 +249,13 @@ def train_adversarial(W_start, problem, net_cfg: NetworkConfig, train_cfg: Train
     """Adversarial training from given weights: each step perturbs the batch, then descends.
 
     The perturbation is FGM (ℓ2: δ = τ g/‖g‖; ℓ∞: δ = τ∞ sign g) or PGD, at the training
-    radius ``adv_tau`` (ℓ2 units; the ℓ∞ radius is τ/√d).
+    radius ``adv_tau`` (ℓ2 units; the ℓ∞ radius is τ/√d).  With ``train_cfg.adv_rank`` set,
+    the update is constrained to rank r: :func:`simulator.low_rank.train_low_rank`.
     """
+    if train_cfg.adv_rank is not None:
+        from .low_rank import train_low_rank  # imports this module: loaded on demand
+
+        return train_low_rank(W_start, problem, net_cfg, train_cfg, rng, attack_rng)
     W = np.array(W_start, dtype=net_cfg.dtype, order="C", copy=True)
     lr = W.dtype.type(train_cfg.adv_step_size)
     src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)

@@ -38,6 +38,9 @@ CRITERIA = {
     # purification_real (issue 15): on real images, at the check radius ε of each norm
     "real_robust_gain": (">=", 0.3),  # adversarial minus clean-trained robust accuracy
     "real_adv_clean_acc": (">=", 0.9),
+    # low_rank_update: some r ≤ 4 within 0.03 of full adversarial training's robust accuracy
+    "low_rank_robust_gap": ("<=", 0.03),
+    "low_rank_clean_acc": (">=", 0.97),
 }
 
 

@@ -118,7 +118,7 @@ def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, 
     from simulator.storage import environment, peak_rss_mib
 
     summary = write_summary(staging, results)
-    figures = _figures(staging, regime, norms, cache) if results else {}
+    figures = _figures(staging, regime, norms, cache, results) if results else {}
     info = {"seeds": seeds, "seconds": time.perf_counter() - t0, "threads": threads}
     write_report(staging, summary, regime, figures, info, status)
     storage.write_json(staging / "run.json", {
@@ -137,20 +137,25 @@ def _one_line(res) -> str:
     return f"[{res.verdict}] {res.claim} [{res.norm}] " + " ".join(parts) + f"  ({res.seconds:.0f} s)"
 
 
-def _figures(folder: Path, regime, norms, cache) -> dict:
+def _figures(folder: Path, regime, norms, cache, results) -> dict:
     """Figures from the network runs and lower-bound rows that the checks left in ``cache``."""
     from theorems.lower_bounds import cached_rows
     from theorems.runs import cached_network_runs
 
     from .. import figures as F
 
+    out = {}
+    low_rank = [r.details for r in results if r.claim == "low_rank_update" and r.details is not None]
+    if low_rank:
+        out["Robust accuracy against the rank r of the adversarial update (low_rank_update)"] = \
+            F.low_rank_robustness(pd.concat(low_rank, ignore_index=True),
+                                  folder / "low_rank_robustness.png").name
     runs = cached_network_runs(cache, regime)
     if not runs:
-        return {}
+        return out
     rows = [dict(seed=r.seed, **row) for r in runs for row in r.results]
     rows += cached_rows(cache)
     res_df = pd.DataFrame(rows)
-    out = {}
     out["Robust accuracy against τ (mean over seeds; band: min–max)"] = F.robust_curves(
         res_df, folder / "robust_accuracy.png", {n: regime.tau_for(n) for n in norms}).name
     r0 = sorted(runs, key=lambda r: (r.norm != "l2", r.seed))[0]

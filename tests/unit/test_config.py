@@ -37,6 +37,13 @@ INVALID = [
     ("progress", TrainConfig, dict(progress="yes"), "'progress' parameter of TrainConfig must be a bool"),
     ("feature-path", TrainConfig, dict(feature_path="yes"),
      "'feature_path' parameter of TrainConfig must be one of {'auto', 'on', 'off'}. Got 'yes'"),
+    ("adv-rank<1", TrainConfig, dict(adv_rank=0),
+     "'adv_rank' parameter of TrainConfig must be an int in the range [1, inf) or None. Got 0 instead"),
+    ("adv-rank-float", TrainConfig, dict(adv_rank=2.5), "'adv_rank' parameter of TrainConfig must be an int"),
+    ("adv-rank-str", TrainConfig, dict(adv_rank="2"), "'adv_rank' parameter of TrainConfig must be an int"),
+    ("adv-rank>full", RunConfig, dict(network=NetworkConfig(width=8), train=TrainConfig(adv_rank=9)),
+     "'adv_rank' parameter of TrainConfig must be an int in the range [1, min(network.width, "
+     "data.input_dim)=8] or None. Got 9 instead"),
     ("eval-tau<0", EvalConfig, dict(taus=(0.1, -0.2)), "'taus[1]' parameter of EvalConfig must be a float in the range [0, inf). Got -0.2"),
     ("eval-taus-empty", EvalConfig, dict(taus=()), "'taus' parameter of EvalConfig must be a sequence of at least 1"),
     ("eval-norm", EvalConfig, dict(norms=("l1",)), "'norms[0]' parameter of EvalConfig must be one of {'l2', 'linf'}"),
@@ -102,3 +109,14 @@ def test_missing_config_file(tmp_path):
 def test_bad_override(key, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         apply_overrides(RunConfig(), {key: 1})
+
+
+def test_adv_rank_round_trips_and_loads_from_toml(tmp_path):
+    cfg = RunConfig(train=TrainConfig(adv_rank=2))
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["train"]["adv_rank"] == 2
+    assert RunConfig().train.adv_rank is None  # the full update by default
+    assert TrainConfig(adv_rank=4.0).adv_rank == 4  # an integral float is an int, as elsewhere
+    p = tmp_path / "c.toml"
+    p.write_text("[train]\nadv_rank = 3\n")
+    assert load_run_config(p).train.adv_rank == 3
+    assert apply_overrides(RunConfig(), dict([parse_override("train.adv_rank=2")])).train.adv_rank == 2
