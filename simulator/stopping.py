@@ -205,6 +205,17 @@ def held_out_robust_accuracy(W, net_cfg: NetworkConfig, problem, monitor, radius
     return next(r["robust_acc"] for r in rows if r["attack"] == "ensemble")
 
 
+def check_rule_fits(rule: StoppingRule, train_cfg: TrainConfig) -> None:
+    """Refuse a window that splits snapshot intervals: the snapshots of a stopped phase would
+    not fall on a fixed-budget run's steps (ConfigError naming both parameters)."""
+    every = train_cfg.snapshot_every
+    if every > 0 and rule.window % every:
+        raise ConfigError(
+            f"The 'window' parameter of StoppingRule must be a multiple of "
+            f"train.snapshot_every={every} (so that snapshots fall on the steps of a "
+            f"fixed-budget run), or snapshot_every must be 0. Got {rule.window} instead.")
+
+
 def train_until_plateau(phase: str, W_start, problem, net_cfg: NetworkConfig,
                         train_cfg: TrainConfig, rule: StoppingRule, rng: np.random.Generator,
                         attack_rng: np.random.Generator | None = None, *,
@@ -228,12 +239,8 @@ def train_until_plateau(phase: str, W_start, problem, net_cfg: NetworkConfig,
     if phase not in PHASES:
         raise ConfigError(f"The 'phase' parameter of train_until_plateau must be one of "
                           f"{set(PHASES)}. Got {phase!r} instead.")
+    check_rule_fits(rule, train_cfg)
     every = train_cfg.snapshot_every
-    if every > 0 and rule.window % every:
-        raise ConfigError(
-            f"The 'window' parameter of StoppingRule must be a multiple of "
-            f"train.snapshot_every={every} (so that snapshots fall on the steps of a "
-            f"fixed-budget run), or snapshot_every must be 0. Got {rule.window} instead.")
     budget_field = "clean_steps" if phase == "clean" else "adv_steps"
     cap = rule.cap(getattr(train_cfg, budget_field))
     if cap > LOSS_HISTORY_CAP:
