@@ -212,15 +212,40 @@ def _adversarial_key(cfg: RunConfig):
     return (_clean_key(cfg), cfg.train.replace(progress=False))
 
 
-def _train_clean(cfg: RunConfig):
+def _train_clean(cfg: RunConfig, stopping=None):
     problem, W_init = build_problem(cfg)
-    clean = train_clean(W_init, problem, cfg.network, cfg.train, stream(cfg.seed, "train_data"))
+    if stopping is None:
+        clean = train_clean(W_init, problem, cfg.network, cfg.train, stream(cfg.seed, "train_data"))
+    else:
+        from .stopping import train_until_plateau
+
+        clean = train_until_plateau("clean", W_init, problem, cfg.network, cfg.train, stopping,
+                                    stream(cfg.seed, "train_data"))
     return problem, W_init, clean
+
+
+def _train_adversarial(cfg: RunConfig, problem, W_clean, stopping=None):
+    rng, attack_rng = stream(cfg.seed, "adv_data"), stream(cfg.seed, "attack")
+    if stopping is None:
+        return train_adversarial(W_clean, problem, cfg.network, cfg.train, rng, attack_rng)
+    from .stopping import held_out_robust_accuracy, train_until_plateau
+
+    # the held-out set has its own stream: watching it changes no other draw
+    monitor = problem.sample(stopping.monitor_size, stream(cfg.seed, "monitor_data"))
+    radius = radius_in_norm(cfg.train.adv_tau, cfg.train.adv_norm, cfg.data.input_dim)
+
+    def robust_check(W):
+        return held_out_robust_accuracy(W, cfg.network, problem, monitor, radius,
+                                        cfg.train.adv_norm, stopping.monitor_pgd_steps)
+
+    return train_until_plateau("adversarial", W_clean, problem, cfg.network, cfg.train, stopping,
+                               rng, attack_rng, robust_check=robust_check)
 
 
 def train_networks(cfg: RunConfig, *, phases: Sequence[str] = ("clean", "adversarial"),
                    cache: RunCache | None = None,
-                   on_phase: Callable[[str, Trained], None] | None = None) -> Trained:
+                   on_phase: Callable[[str, Trained], None] | None = None,
+                   stopping=None) -> Trained:
     """Build the problem and W0, then run the training ``phases`` (docs/model.md, "Training").
 
     Parameters
@@ -232,6 +257,10 @@ def train_networks(cfg: RunConfig, *, phases: Sequence[str] = ("clean", "adversa
         with a directory keeps both phases on disk for a resumed run
     on_phase : optional callable(phase, trained_so_far), called after each phase so that a
         caller can save what is finished before an interruption
+    stopping : optional :class:`simulator.stopping.StoppingRule`: each phase trains until
+        the rule stops it (at most ``max_steps``, or the phase's budget in ``cfg.train``) and
+        its result is a :class:`~simulator.stopping.StoppedTrainResult` (steps used, history);
+        None (default): the fixed budgets of ``cfg.train``
 
     Returns
     -------
@@ -244,20 +273,22 @@ def train_networks(cfg: RunConfig, *, phases: Sequence[str] = ("clean", "adversa
     if not phases:
         problem, W_init = build_problem(cfg)
         return Trained(cfg, problem, W_init)
+    # a stopping rule is part of what a phase depends on; without one the keys are unchanged
+    extra = () if stopping is None else (stopping,)
     if cache is None:
-        problem, W_init, clean = _train_clean(cfg)
+        problem, W_init, clean = _train_clean(cfg, stopping)
     else:
-        problem, W_init, clean = cache.get("clean", _clean_key(cfg), lambda: _train_clean(cfg))
+        problem, W_init, clean = cache.get("clean", _clean_key(cfg) + extra,
+                                           lambda: _train_clean(cfg, stopping))
     trained = Trained(cfg, problem, W_init, clean=clean)
     if on_phase:
         on_phase("clean", trained)
     if "adversarial" in phases:
         def adversarial():
-            return train_adversarial(clean.W, problem, cfg.network, cfg.train,
-                                     stream(cfg.seed, "adv_data"), stream(cfg.seed, "attack"))
+            return _train_adversarial(cfg, problem, clean.W, stopping)
 
         trained.adversarial = (adversarial() if cache is None else
-                               cache.get("adversarial", _adversarial_key(cfg), adversarial))
+                               cache.get("adversarial", _adversarial_key(cfg) + extra, adversarial))
         if on_phase:
             on_phase("adversarial", trained)
     return trained

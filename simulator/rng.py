@@ -16,6 +16,7 @@ STREAMS = {
     "test_data": 5,  # the test set
     "attack": 6,  # random starts of attacks, during training and evaluation
     "lower_bounds": 7,  # lower-bound models (their own inits and data)
+    "monitor_data": 8,  # the held-out set a stopping rule watches (simulator.stopping)
 }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import NetworkConfig, TrainConfig
+from .config import ConfigError, NetworkConfig, TrainConfig
 from .feature_path import FeatureCoordinates, code_batches, use_feature_path
 from .kernels import network as K
 from .network import logistic_step, margin_gradient, thresholds, weight_limit, weights_in_range
@@ -87,6 +87,22 @@ def loss_history(steps: int, snapshot_every: int):
 
 
 @dataclass
+class PhaseState:
+    """What a phase trained in several calls carries from one call to the next.
+
+    Passed as ``state=`` to :func:`train_clean` / :func:`train_adversarial` by a driver that
+    trains one phase in chunks (:mod:`simulator.stopping`): the batch source (so that a finite
+    training set is drawn once, as in one call) and, on the feature path, the weights in
+    feature coordinates (so that W is not converted to C = W M and back between chunks, a
+    round trip that rounds).  With it, chunks of n₁, n₂, … steps give the bytes of one call
+    of n₁ + n₂ + … steps.  The first call fills it; later calls continue from it.
+    """
+
+    batches: object = None
+    model: object = None
+
+
+@dataclass
 class TrainResult:
     """Weights and history of one training phase.
 
@@ -119,6 +135,16 @@ class _BatchSource:
             return self.fixed.X, self.fixed.y
         b = self.problem.sample(self.batch_size, self.rng)
         return b.X, b.y
+
+
+def _batch_source(problem, train_cfg: TrainConfig, rng, state: PhaseState | None) -> _BatchSource:
+    """A new batch source, or the one ``state`` carries from an earlier chunk of the phase."""
+    if state is not None and state.batches is not None:
+        return state.batches
+    src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)
+    if state is not None:
+        state.batches = src
+    return src
 
 
 def _step_size_name(phase: str) -> str:
@@ -167,20 +193,29 @@ def adversarial_step(W, X, y, net_cfg: NetworkConfig, lr, radius, norm, attack="
 
 
 def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
-                rng: np.random.Generator) -> TrainResult:
+                rng: np.random.Generator, *, state: PhaseState | None = None) -> TrainResult:
     """Logistic-loss gradient descent on clean data, from W0 (not modified).
 
     Online SGD with a fresh batch every step, or full-batch GD when ``train_size`` is set.
     With noiseless data and an orthogonal dictionary (and ``feature_path`` not 'off') the
     steps run in feature coordinates C = W M on the sparse codes
     (:mod:`simulator.feature_path`): the same weights up to rounding, at O(n·k·width) a step.
+
+    ``state``: a :class:`PhaseState` shared by consecutive calls that train one phase in
+    chunks (W0 of each later call is the previous call's ``W``; on the feature path the
+    weights continue from the state's feature coordinates).
     """
     W = np.array(W0, dtype=net_cfg.dtype, order="C", copy=True)
     lr = W.dtype.type(train_cfg.step_size)
     on_features = use_feature_path(train_cfg.feature_path, problem)
     if on_features:
-        model = FeatureCoordinates(W, problem.M)
-        batches = code_batches(problem, train_cfg.batch_size, train_cfg.train_size, rng)
+        if state is not None and state.model is not None:
+            model, batches = state.model, state.batches
+        else:
+            model = FeatureCoordinates(W, problem.M)
+            batches = code_batches(problem, train_cfg.batch_size, train_cfg.train_size, rng)
+            if state is not None:
+                state.model, state.batches = model, batches
 
         def step_on_next_batch():
             Z, y = next(batches)
@@ -191,7 +226,7 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
 
         current_weights = model.weights
     else:
-        src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)
+        src = _batch_source(problem, train_cfg, rng, state)
 
         def step_on_next_batch():
             X, y = src.next()
@@ -245,20 +280,25 @@ def adversarial_examples(W, b, X, y, radius, norm, attack="fgm", pgd_steps=5, rn
 
 
 def train_adversarial(W_start, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
-                      rng: np.random.Generator, attack_rng: np.random.Generator) -> TrainResult:
+                      rng: np.random.Generator, attack_rng: np.random.Generator, *,
+                      state: PhaseState | None = None) -> TrainResult:
     """Adversarial training from given weights: each step perturbs the batch, then descends.
 
     The perturbation is FGM (ℓ2: δ = τ g/‖g‖; ℓ∞: δ = τ∞ sign g) or PGD, at the training
     radius ``adv_tau`` (ℓ2 units; the ℓ∞ radius is τ/√d).  With ``train_cfg.adv_rank`` set,
-    the update is constrained to rank r: :func:`simulator.low_rank.train_low_rank`.
+    the update is constrained to rank r: :func:`simulator.low_rank.train_low_rank` (which
+    does not take ``state``).  ``state``: see :func:`train_clean`.
     """
     if train_cfg.adv_rank is not None:
         from .low_rank import train_low_rank  # imports this module: loaded on demand
 
+        if state is not None:  # the factors restart at every call: windows would not chain
+            raise ConfigError("A stopping rule does not apply to low-rank adversarial training "
+                              "(train.adv_rank): give fixed train.adv_steps.")
         return train_low_rank(W_start, problem, net_cfg, train_cfg, rng, attack_rng)
     W = np.array(W_start, dtype=net_cfg.dtype, order="C", copy=True)
     lr = W.dtype.type(train_cfg.adv_step_size)
-    src = _BatchSource(problem, train_cfg.batch_size, train_cfg.train_size, rng)
+    src = _batch_source(problem, train_cfg, rng, state)
     radius = radius_in_norm(train_cfg.adv_tau, train_cfg.adv_norm, W.shape[1])
     steps, every = train_cfg.adv_steps, train_cfg.snapshot_every
     losses = loss_history(steps, every)

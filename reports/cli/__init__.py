@@ -1,6 +1,6 @@
 """The ``fpsim`` command line: one module per subcommand, listed in :data:`COMMANDS`.
 
-    fpsim train | verify | sweep | sweep-report | real | data | bench  (``fpsim CMD --help``)
+    fpsim train | verify | sweep | sweep-report | scaling | scaling-report | real | data | bench  (``fpsim CMD --help``)
 
 Exit codes: 0 success; 1 a check failed (verify); 2 bad input (config, flags, output folder);
 3 training diverged; 130 interrupted.
@@ -15,11 +15,11 @@ import warnings
 from simulator import storage
 from simulator.config import ConfigError
 
-from . import bench, data, real, sweep, train, verify
+from . import bench, data, real, scaling, sweep, train, verify
 
 # Every subcommand, in the order ``fpsim --help`` lists them; each module's ``register(sub)``
 # adds its parser(s).
-COMMANDS = (train, verify, sweep, real, data, bench)
+COMMANDS = (train, verify, sweep, scaling, real, data, bench)
 
 
 def main(argv=None) -> int:

@@ -152,7 +152,7 @@ def _dry_run(grid) -> int:
     rows = []
     for c in grid.cells:
         rows.append({"cell_id": c.cell_id, **{k: c.params.get(k) for k in grid.columns},
-                     "cost": estimated_cost(c.config, c.models, c.lower_bounds)})
+                     "cost": estimated_cost(c.config, c.models, c.lower_bounds, c.stopping)})
     df = pd.DataFrame(rows)
     df["cost_share"] = df.cost / df.cost.sum()
     print(df.drop(columns="cost").to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..config import RunConfig
-from ..metrics import dense_mixture_share
+from ..metrics import dense_mixture_share, purification_measures
 from ..models import MODEL_KINDS, needed_phases, per_model_attack_rng, row_names
 from ..pipeline import (MODEL_KINDS_LIST, build_models, draw_test_set, evaluate,
                         train_networks)
@@ -33,13 +33,17 @@ class CellResult:
     Attributes
     ----------
     rows : list of dict (model, norm, tau, radius, attack, clean_acc, robust_acc)
-    summary : dict of scalar figures (dense-mixture shares, final losses)
+    summary : dict of scalar figures (dense-mixture shares, final losses, steps per phase;
+        with both networks the purification measures of
+        :func:`simulator.metrics.purification_measures`)
     timings : dict of seconds
+    history : phase -> the stopping rule's window records (empty without a rule)
     """
 
     rows: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
 
 
 def evaluated_names(models: Sequence[str]) -> list[str]:
@@ -57,7 +61,7 @@ def _tail_mean(losses) -> float:
 
 
 def run_cell(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None = None,
-             threads: int | None = None) -> CellResult:
+             threads: int | None = None, stopping: Mapping | None = None) -> CellResult:
     """Train and evaluate the models of one cell.
 
     Parameters
@@ -66,24 +70,28 @@ def run_cell(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None
     models : kinds from :data:`simulator.models.MODELS`
     lower_bounds : LowerBoundConfig overrides for the lower-bound models
     threads : numba / BLAS threads (None: ``cfg.threads``)
+    stopping : a :class:`simulator.stopping.StoppingRule` or a dict of its fields: every
+        network phase trains until the rule stops it; None or {}: the fixed budgets
 
     Returns
     -------
     CellResult
     """
     models = check_param("run_cell", "models", models, MODEL_KINDS_LIST)
+    rule = _stopping_rule(stopping)
     seed = cfg.seed
     res = CellResult()
     t_all = time.perf_counter()
     with thread_limit(cfg.threads if threads is None else threads):
         t = time.perf_counter()
-        trained = train_networks(cfg, phases=needed_phases(models))
+        trained = train_networks(cfg, phases=needed_phases(models), stopping=rule)
         if trained.clean is not None:
             res.timings["clean_training"] = trained.clean.seconds
             res.summary["final_loss_clean"] = _tail_mean(trained.clean.losses)
         if trained.adversarial is not None:
             res.timings["adversarial_training"] = trained.adversarial.seconds
             res.summary["final_loss_adversarial"] = _tail_mean(trained.adversarial.losses)
+        _record_steps(res, trained)
         res.timings["training"] = time.perf_counter() - t
 
         built = build_models(models, trained, cfg, lower_bounds, timings=res.timings)
@@ -99,17 +107,57 @@ def run_cell(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None
                 C = trained.problem.feature_coefficients(model.W)
                 share = dense_mixture_share(C, trained.problem.w_star, skip)
                 res.summary[f"median_dense_mixture_share_{name}"] = float(np.median(share))
+        if trained.adversarial is not None:  # both networks: the purification claim's measures
+            t = time.perf_counter()
+            _, _, measures = purification_measures(trained.problem, trained.W_init,
+                                                   trained.W_clean, trained.W_adv, skip,
+                                                   cfg.eval.top_rank)
+            for key, value in measures.items():  # the shares measured above stay as they were
+                res.summary.setdefault(key, value)
+            res.timings["purification_measures"] = time.perf_counter() - t
     res.timings["total"] = time.perf_counter() - t_all
     return res
 
 
-def estimated_cost(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None = None) -> float:
+def _stopping_rule(stopping):
+    """A StoppingRule from a rule, a dict of its fields, or None / {} (no rule)."""
+    if stopping is None or (isinstance(stopping, Mapping) and not stopping):
+        return None
+    from ..stopping import StoppingRule
+
+    if isinstance(stopping, StoppingRule):
+        return stopping
+    if not isinstance(stopping, Mapping):
+        from ..config import ConfigError
+
+        raise ConfigError(f"The 'stopping' parameter of run_cell must be a StoppingRule, a dict "
+                          f"of its fields or None. Got {stopping!r} instead.")
+    return StoppingRule.from_dict(stopping)
+
+
+def _record_steps(res: CellResult, trained) -> None:
+    """Steps each phase ran (its budget without a rule) and, under a rule, why it stopped."""
+    for phase, result in (("clean", trained.clean), ("adversarial", trained.adversarial)):
+        if result is None:
+            continue
+        steps = getattr(result, "steps", None)
+        if steps is None:  # a fixed budget
+            steps = trained.config.train.clean_steps if phase == "clean" else trained.config.train.adv_steps
+        res.summary[f"steps_{phase}"] = int(steps)
+        if hasattr(result, "stop_reason"):
+            res.summary[f"stop_reason_{phase}"] = result.stop_reason
+            res.history[phase] = result.history
+
+
+def estimated_cost(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping | None = None,
+                   stopping: Mapping | None = None) -> float:
     """Relative cost of a cell in multiply-adds, for scheduling and the time-left estimate.
 
     A clean training step costs ≈ 3·B·d·m (H = X Wᵀ, the backward product, the row norms), an
     FGM step ≈ 5·B·d·m (one more forward and the input gradient): the measured 30 ms vs 50 ms
     at d = 512, m = 1536, B = 512.  Evaluation counts every attack step at full batch, an
-    upper bound (PGD stops attacking broken samples).
+    upper bound (PGD stops attacking broken samples).  Under a stopping rule each phase
+    counts its cap (``max_steps``, or its budget): the most it can cost.
     """
     from ..lower_bounds import LowerBoundConfig
 
@@ -121,11 +169,15 @@ def estimated_cost(cfg: RunConfig, models: Sequence[str], lower_bounds: Mapping 
     per_radius = 2 + 1 + (e.pgd_restarts + 1) * (2 * e.pgd_steps + 1) + 2  # fgm, pgd, dense, features
     eval_net = e.n_test * d * (1 + n_radii * per_radius)  # per unit of width
 
+    clean_steps, adv_steps = t.clean_steps, t.adv_steps
+    rule = _stopping_rule(stopping)
+    if rule is not None:
+        clean_steps, adv_steps = rule.cap(clean_steps), rule.cap(adv_steps)
     cost = 0.0
     if "clean" in models or "adversarial" in models:
-        cost += 3 * t.batch_size * d * m * t.clean_steps
+        cost += 3 * t.batch_size * d * m * clean_steps
     if "adversarial" in models:
-        cost += adv_step * t.batch_size * d * m * t.adv_steps
+        cost += adv_step * t.batch_size * d * m * adv_steps
     for name in models:
         if name in ("clean", "adversarial"):
             cost += eval_net * m

@@ -18,7 +18,10 @@ A grid file has two tables::
     [grid.per_input_dim]        # optional: one value per input_dim (budgets that follow d)
     "train.clean_steps" = [1200, 1000]
 
-Keys of :class:`simulator.lower_bounds.LowerBoundConfig` are reachable as ``lower_bound.<key>``.
+Keys of :class:`simulator.lower_bounds.LowerBoundConfig` are reachable as ``lower_bound.<key>``,
+keys of :class:`simulator.stopping.StoppingRule` as ``stopping.<key>`` (in ``[base]``, e.g. as a
+``[base.stopping]`` table, in ``[grid]`` or in ``[grid.per_input_dim]``, so that the step cap
+can follow d): a grid with any ``stopping.`` key trains every cell under that rule.
 Every cell becomes a validated :class:`~simulator.config.RunConfig`; its id is a stable hash
 of that config (with the models and the lower_bounds budgets that apply), so the same cell in two
 grid files has the same id.  Errors name the key, the allowed set and the value received.
@@ -31,7 +34,7 @@ import itertools
 import json
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -65,6 +68,9 @@ PER_D = "per_input_dim"
 # Always in results.csv, whatever the grid varies: the scaling report reads d and seed.
 CORE_COLUMNS = ("input_dim", "sparsity", "width", "seed")
 CELL_SCHEMA = "fpsim-sweep-cell/1"  # part of every cell id: bump when a cell's meaning changes
+STOPPING = "stopping."  # prefix of StoppingRule keys (simulator.stopping)
+# keys that configure something other than the RunConfig: kept out of it
+SIDE_PREFIXES = ("lower_bound.", STOPPING)
 
 
 def _lower_bound_defaults() -> dict:
@@ -73,10 +79,18 @@ def _lower_bound_defaults() -> dict:
     return LowerBoundConfig().to_dict()
 
 
+def _stopping_defaults() -> dict:
+    from ..stopping import StoppingRule
+
+    return StoppingRule().to_dict()
+
+
 def config_keys() -> list[str]:
-    """Every dotted config key a grid may set (RunConfig keys and ``lower_bound.<key>``)."""
+    """Every dotted config key a grid may set (RunConfig keys, ``lower_bound.<key>`` and
+    ``stopping.<key>``)."""
     keys = sorted(_flatten(RunConfig().to_dict()))
     keys += [f"lower_bound.{k}" for k in sorted(_lower_bound_defaults())]
+    keys += [f"{STOPPING}{k}" for k in sorted(_stopping_defaults())]
     return [k for k in keys if k not in RESERVED]
 
 
@@ -107,6 +121,7 @@ class Cell:
     config : RunConfig (threads None: each worker sets its own)
     models : tuple of model names, see :data:`simulator.models.MODELS`
     lower_bounds : dict of LowerBoundConfig overrides (empty when no lower_bounds model is evaluated)
+    stopping : dict of StoppingRule overrides; empty: fixed budgets (no rule)
     """
 
     cell_id: str
@@ -114,16 +129,20 @@ class Cell:
     config: RunConfig
     models: tuple
     lower_bounds: dict
+    stopping: dict = field(default_factory=dict)
 
     def payload(self) -> dict:
         """Plain data for a worker process (no project objects)."""
         return {"cell_id": self.cell_id, "params": dict(self.params),
                 "config": self.config.to_dict(), "models": list(self.models),
-                "lower_bounds": dict(self.lower_bounds)}
+                "lower_bounds": dict(self.lower_bounds), "stopping": dict(self.stopping)}
 
 
-def cell_id_of(config: RunConfig, models, lower_bounds: Mapping) -> str:
-    """A stable hash of everything that determines a cell's results."""
+def cell_id_of(config: RunConfig, models, lower_bounds: Mapping, stopping: Mapping | None = None) -> str:
+    """A stable hash of everything that determines a cell's results.
+
+    A stopping rule enters only when there is one, so cells without a rule keep their ids.
+    """
     d = config.to_dict()
     for key in RESERVED:  # never part of the identity
         node, *rest = key.split(".")
@@ -131,9 +150,11 @@ def cell_id_of(config: RunConfig, models, lower_bounds: Mapping) -> str:
             d[node].pop(rest[0], None)
         else:
             d.pop(node, None)
-    blob = json.dumps({"schema": CELL_SCHEMA, "config": d, "models": list(models),
-                       "lower_bounds": dict(sorted(lower_bounds.items()))},
-                      sort_keys=True, separators=(",", ":"), allow_nan=False)
+    what = {"schema": CELL_SCHEMA, "config": d, "models": list(models),
+            "lower_bounds": dict(sorted(lower_bounds.items()))}
+    if stopping:
+        what["stopping"] = dict(sorted(stopping.items()))
+    blob = json.dumps(what, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -377,6 +398,7 @@ def _expand(base, axes, in_cell, d_values, per_d, models, source, where_file) ->
             + f"), more than the limit of {MAX_CELLS:,}. Split it into several sweeps.")
     base_cfg = _base_config(base, in_cell)
     lower_bound_base = {k[len("lower_bound."):]: v for k, v in base.items() if k.startswith("lower_bound.")}
+    stopping_base = {k[len(STOPPING):]: v for k, v in base.items() if k.startswith(STOPPING)}
     cells, seen = [], {}
     for combo in itertools.product(*(values for _, values in axes)):
         point = dict(zip((name for name, _ in axes), combo))
@@ -384,7 +406,7 @@ def _expand(base, axes, in_cell, d_values, per_d, models, source, where_file) ->
             i = d_values.index(point["input_dim"])
             for name, values in per_d.items():
                 point[name] = values[i]
-        cell = _make_cell(base_cfg, lower_bound_base, point, models, source)
+        cell = _make_cell(base_cfg, lower_bound_base, point, models, source, stopping_base)
         if cell.cell_id in seen:
             raise ConfigError(
                 f"The grid{where_file} has two cells with the same configuration: "
@@ -401,7 +423,7 @@ def _describe(point: Mapping) -> str:
 
 
 def _base_config(base: Mapping, in_cell: Mapping) -> RunConfig:
-    overrides = {k: v for k, v in base.items() if not k.startswith("lower_bound.")}
+    overrides = {k: v for k, v in base.items() if not k.startswith(SIDE_PREFIXES)}
     overrides["train.progress"] = False
     try:
         cfg = apply_overrides(RunConfig(), overrides)
@@ -413,8 +435,9 @@ def _base_config(base: Mapping, in_cell: Mapping) -> RunConfig:
         raise ConfigError(f"In [grid] {', '.join(k.split('.')[-1] for k in in_cell)}: {exc}") from None
 
 
-def _make_cell(base_cfg: RunConfig, lower_bound_base: Mapping, point: Mapping, models, source) -> Cell:
-    overrides, lower_bounds = {}, dict(lower_bound_base)
+def _make_cell(base_cfg: RunConfig, lower_bound_base: Mapping, point: Mapping, models, source,
+               stopping_base: Mapping | None = None) -> Cell:
+    overrides, lower_bounds, stopping = {}, dict(lower_bound_base), dict(stopping_base or {})
     d = point.get("input_dim", base_cfg.data.input_dim)
     if not isinstance(d, numbers.Integral) or isinstance(d, bool):
         raise _err("input_dim", "a list of ints in the range [1, inf)", d)
@@ -425,6 +448,8 @@ def _make_cell(base_cfg: RunConfig, lower_bound_base: Mapping, point: Mapping, m
             overrides["network.width"] = width_from_factor(max(d, 1), value)
         elif name.startswith("lower_bound."):
             lower_bounds[name[len("lower_bound."):]] = value
+        elif name.startswith(STOPPING):
+            stopping[name[len(STOPPING):]] = value
         else:
             overrides[_target(name)] = value
     try:
@@ -440,14 +465,23 @@ def _make_cell(base_cfg: RunConfig, lower_bound_base: Mapping, point: Mapping, m
             raise ConfigError(f"In the grid cell {_describe(point)}: {exc}") from None
     else:
         lower_bounds = {}  # lower_bounds budgets cannot change a cell without baselines
+    if stopping:
+        from ..stopping import StoppingRule, check_rule_fits
+
+        try:
+            rule = StoppingRule.from_dict(stopping)
+            check_rule_fits(rule, cfg.train)
+            stopping = rule.to_dict()  # every field, validated
+        except ConfigError as exc:
+            raise ConfigError(f"In the grid cell {_describe(point)}: {exc}") from None
     params = {"input_dim": cfg.data.input_dim, "sparsity": cfg.data.sparsity,
               "width": cfg.network.width, "seed": cfg.seed}
     for name, value in point.items():
         params["seed" if name == "seeds" else name] = value
     params["sparsity"] = cfg.data.sparsity  # resolved k, whatever set it
     params["width"] = cfg.network.width
-    return Cell(cell_id=cell_id_of(cfg, models, lower_bounds), params=params, config=cfg,
-                models=tuple(models), lower_bounds=lower_bounds)
+    return Cell(cell_id=cell_id_of(cfg, models, lower_bounds, stopping), params=params, config=cfg,
+                models=tuple(models), lower_bounds=lower_bounds, stopping=stopping)
 
 
 def load_grid(path: str | Path) -> Grid:

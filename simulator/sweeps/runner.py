@@ -310,7 +310,7 @@ def run_sweep(grid: Grid, out: Path, *, grid_text: str = "", workers: int | None
     todo = [c for c in grid.cells if records.get(c.cell_id, {}).get("status") != "ok"]
     outcome = SweepOutcome(out=out, n_cells=len(grid.cells),
                            skipped=[cid for cid, r in records.items() if r.get("status") == "ok"])
-    cost = {c.cell_id: estimated_cost(c.config, c.models, c.lower_bounds) for c in todo}
+    cost = {c.cell_id: estimated_cost(c.config, c.models, c.lower_bounds, c.stopping) for c in todo}
     todo.sort(key=lambda c: -cost[c.cell_id])  # longest first: the pool finishes together
 
     executor = make_executor(workers=workers, scheduler=scheduler, local_cluster=local_cluster) if todo else None

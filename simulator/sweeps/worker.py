@@ -93,6 +93,7 @@ def execute_cell(payload: dict) -> dict:
         "schema": RECORD_SCHEMA, "cell_id": payload["cell_id"], "status": "error",
         "params": payload["params"], "seed": payload["config"].get("seed"),
         "models": payload["models"], "config": payload["config"], "lower_bounds": payload["lower_bounds"],
+        **({"stopping": payload["stopping"]} if payload.get("stopping") else {}),
         "rows": [], "summary": {}, "timings": {}, "threads": threads, "started_at": started,
         "host": platform.node(), "pid": os.getpid(), "error": None,
     }
@@ -101,8 +102,11 @@ def execute_cell(payload: dict) -> dict:
         from ..config import RunConfig
 
         cfg = RunConfig.from_dict(payload["config"])
-        res = run_cell(cfg, payload["models"], payload["lower_bounds"], threads=threads)
+        res = run_cell(cfg, payload["models"], payload["lower_bounds"], threads=threads,
+                       stopping=payload.get("stopping"))
         record.update(status="ok", rows=res.rows, summary=res.summary, timings=res.timings)
+        if res.history:  # the stopping rule's windows, per phase
+            record["training_history"] = res.history
     except Exception as exc:  # a failed cell is recorded; the sweep goes on
         record["error"] = {"type": type(exc).__name__, "message": str(exc),
                            "traceback": traceback.format_exc()}
