@@ -273,6 +273,7 @@ def _bab_l2(W, b, x, y, radius, deadline, unstable, rho_wide, best, best_delta, 
         slopes = np.array(_envelope_slopes(tU[j], rhoU[j], bU[j]))
         envelope.append((slopes, _tightest_intercepts(tU[j], rhoU[j], bU[j], slopes)))
     scale = float(np.sum(np.abs(t) + rho_wide + b))
+    region_ulps = 8 * np.finfo(np.float64).eps * (np.abs(tU) + rhoU + bU)
     k = Q.shape[1]
 
     def pieces(j):
@@ -290,8 +291,10 @@ def _bab_l2(W, b, x, y, radius, deadline, unstable, rho_wide, best, best_delta, 
         lin, const = c_red.copy(), constant
         rows, rhs = [], []
         for j, piece in fixed.items():
-            slack = radius * res_g[j]  # loosen: the region of the reduced problem must contain
-            if piece == 1:             # the projection of the true one
+            # Loosen: the reduced region must contain the projection of the true one (reduction
+            # residual), and an emptiness test decided by rounding must not drop a sliver.
+            slack = radius * res_g[j] + region_ulps[j]
+            if piece == 1:
                 lin += G_red[j]
                 const += tU[j] - bU[j]
                 rows.append(-G_red[j]), rhs.append(tU[j] - bU[j] + slack)
