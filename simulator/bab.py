@@ -30,9 +30,11 @@ Only the sign is wanted, so the search stops as soon as either side is proven: a
 ball with y f(x + delta) <= 0 (a *witness*, margin recomputed from the network's definition in
 float64), or a lower bound > 0. Lower bounds carry a safety margin scaled to the terms,
 S = sum_i (|t_i| + rho_i + b_i): ``ROUNDING_RTOL * S`` for bounds we evaluate ourselves in float64
-(certifier, l2 dual values), ``MILP_RTOL * S`` for HiGHS's dual bound (its feasibility and
-integrality tolerances, 1e-7 and 1e-6 on the unit-scaled problem, enlarge the feasible set and can
-lower the optimum by about 1e-6 S; the margin leaves a factor 10). A sample whose bounds do not
+(certifier, l2 dual values), and ``MILP_RTOL * S'`` for HiGHS's dual bound, S' the same sum
+over what the MILP sees (the unstable neurons, the cost of the box and the closed-form constant):
+its feasibility and integrality tolerances, 1e-7 and 1e-6 on the unit-scaled problem, enlarge the
+feasible set and can lower the optimum by a few 1e-6 S' (an argument from the tolerances, not a
+proof: HiGHS returns no certificate). A sample whose bounds do not
 separate from 0 in the time limit is *undecided*, reported with both bounds and never counted
 either way.
 """
@@ -57,7 +59,7 @@ from .exact import (_bound_relaxed_node, _envelope_slopes, _region_lp, _soft,
 # The linf MILP carries one continuous variable per input coordinate and a dense row per unstable
 # neuron; beyond this input_dim HiGHS's dense rows dominate and the limit would be meaningless.
 MAX_INPUT_DIM = 4096
-# The stable part is one (width x input_dim) product per sample; 2**16 rows of 4096 float64 is 2 GiB.
+# The stable part is one (width x input_dim) product per sample; 2**16 x 4096 float64 is 2 GiB.
 MAX_WIDTH = 2**16
 # Hard cap on unstable neurons per sample: the search is exponential in them, and the l2 node
 # problem (SLSQP, dense, in n_unstable + 1 dimensions) grows cubically.
@@ -356,10 +358,16 @@ def _bab_l2(W, b, x, y, radius, deadline, unstable, rho_wide, best, best_delta, 
 def _milp_linf(W, b, x, y, radius, deadline, rho_wide, best, best_delta):
     """The MILP of ``simulator/exact.py`` with binaries only where needed, within the deadline.
 
+    The objective is the margin itself (its constant rides on a column fixed at 1), so that a
+    relative MIP gap means a relative gap on the margin: a first solve stops at a gap of 1/2,
+    which settles the sign of any margin that is not near 0 (the dual bound is then at least half
+    the attained margin); only if that leaves the sign open is the gap closed to 1e-9.
+
     Returns
     -------
-    (lower, best, best_delta, nodes, reason): ``lower`` is HiGHS's dual bound in the original
-    units (before the safety margin), -inf if it has none; ``reason`` "time_limit" if cut short.
+    (lower, best, best_delta, nodes, reason, size): ``lower`` is HiGHS's dual bound in the
+    original units (before the safety margin), -inf if it has none; ``reason`` "time_limit" if cut
+    short; ``size`` the sum of the magnitudes HiGHS's tolerances act on (for the safety margin).
     """
     G = y * W
     t = G @ x
@@ -374,13 +382,14 @@ def _milp_linf(W, b, x, y, radius, deadline, rho_wide, best, best_delta):
     q_var = (los < -bs) & (his > -bs)  # q = relu(-u - b) is maximised: needs a binary z
     P, Qi = np.flatnonzero(p_var), np.flatnonzero(q_var)
     n_p, n_q = P.size, Qi.size
-    n_vars = d + n_p + 2 * n_q
-    ip, iq, iz = d, d + n_p, d + n_p + n_q
+    n_vars = d + n_p + 2 * n_q + 1
+    ip, iq, iz, ic = d, d + n_p, d + n_p + n_q, d + n_p + 2 * n_q
     cost = np.zeros(n_vars)
     cost[:ip] = Gs[p_linear | q_linear].sum(axis=0)
     constant = (ts - bs)[p_linear].sum() + (ts + bs)[q_linear].sum()
     cost[ip:iq] = 1.0
     cost[iq:iz] = -1.0
+    cost[ic] = constant
     big_m_up = his[Qi] + bs[Qi]
     big_m_q = -los[Qi] - bs[Qi]
     A = np.zeros((n_p + 2 * n_q, n_vars))
@@ -396,31 +405,43 @@ def _milp_linf(W, b, x, y, radius, deadline, rho_wide, best, best_delta):
     r2 = n_p + n_q + np.arange(n_q)
     A[r2, iq + np.arange(n_q)] = 1.0
     A[r2, iz + np.arange(n_q)] = -big_m_q
-    lower = np.concatenate([-np.ones(d), np.zeros(n_p + 2 * n_q)])
-    upper = np.concatenate([np.ones(d), his[P] - bs[P], big_m_q, np.ones(n_q)])
-    integrality = np.concatenate([np.zeros(d + n_p + n_q), np.ones(n_q)])
-    remaining = max(deadline - time.monotonic(), 1e-3)
-    # Presolve off, as in simulator/exact.py: HiGHS's MIP presolve has failed on such models.
-    result = milp(
-        cost, integrality=integrality, bounds=Bounds(lower, upper),
-        constraints=LinearConstraint(A, -np.inf, rhs) if A.shape[0] else None,
-        options={"time_limit": remaining, "mip_rel_gap": 1e-9, "presolve": False},
-    )
-    reason = "time_limit" if result.status == 1 else ""
-    dual = getattr(result, "mip_dual_bound", None)
-    if result.status == 0 and dual is None:
-        dual = result.fun
-    if result.status not in (0, 1) or dual is None or not np.isfinite(dual):
-        lower_bound = -np.inf
-    else:
-        lower_bound = sigma * (float(dual) + constant)
-    if result.x is not None:
-        delta = radius * np.clip(result.x[:d], -1.0, 1.0)
-        value = _margin(W, b, x + delta, y)
-        if value < best:
-            best, best_delta = value, delta
-    nodes = int(getattr(result, "mip_node_count", 0) or 0)
-    return lower_bound, best, best_delta, nodes, reason
+    lower = np.concatenate([-np.ones(d), np.zeros(n_p + 2 * n_q), [1.0]])
+    upper = np.concatenate([np.ones(d), his[P] - bs[P], big_m_q, np.ones(n_q), [1.0]])
+    integrality = np.concatenate([np.zeros(d + n_p + n_q), np.ones(n_q), [0]])
+    # What HiGHS's absolute tolerances act on: the rows and binaries of the unstable terms, the
+    # box through the cost of v, and the fixed column of the constant.
+    involved = p_var | q_var
+    size = sigma * (float(np.abs(cost[:ip]).sum()) + abs(constant)) + float(
+        np.sum((np.abs(t) + rho_wide + b)[involved]))
+    lower_bound, nodes, reason = -np.inf, 0, ""
+    for gap in (0.5, 1e-9):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            reason = "time_limit"
+            break
+        # Presolve off, as in simulator/exact.py: HiGHS's MIP presolve has failed on such models.
+        result = milp(
+            cost, integrality=integrality, bounds=Bounds(lower, upper),
+            constraints=LinearConstraint(A, -np.inf, rhs) if A.shape[0] else None,
+            options={"time_limit": remaining, "mip_rel_gap": gap, "presolve": False},
+        )
+        nodes += int(getattr(result, "mip_node_count", 0) or 0)
+        dual = getattr(result, "mip_dual_bound", None)
+        if result.status == 0 and dual is None:
+            dual = result.fun
+        if result.status in (0, 1) and dual is not None and np.isfinite(dual):
+            lower_bound = max(lower_bound, sigma * float(dual))
+        if result.x is not None:
+            delta = radius * np.clip(result.x[:d], -1.0, 1.0)
+            value = _margin(W, b, x + delta, y)
+            if value < best:
+                best, best_delta = value, delta
+        if result.status == 1:
+            reason = "time_limit"
+            break
+        if best <= 0 or lower_bound - MILP_RTOL * size > 0:
+            break  # the sign is settled
+    return lower_bound, best, best_delta, nodes, reason, size
 
 
 # ---------------------------------------------------------------- one sample
@@ -465,9 +486,9 @@ def _decide(W, b, x, y, radius, norm, time_limit, max_unstable, delta0):
                 W, b, x, y, radius, deadline, unstable, rho_wide, best, best_delta, rounding)
             lower = max(lower, bound - rounding)
         else:
-            bound, best, best_delta, nodes, reason = _milp_linf(
+            bound, best, best_delta, nodes, reason, size = _milp_linf(
                 W, b, x, y, radius, deadline, rho_wide, best, best_delta)
-            lower = max(lower, bound - MILP_RTOL * terms)
+            lower = max(lower, bound - MILP_RTOL * size)
             if best > 0 and lower <= 0 and time.monotonic() < deadline:
                 # HiGHS's point can sit a tolerance away from its region's optimum: re-optimise
                 # over its activation region before calling the sample undecided.
