@@ -80,7 +80,8 @@ def test_staged_table_rejects_exact_radii_outside_radii():
 
 def test_attack_table_rejects_a_certified_mask_of_the_wrong_shape():
     P, net, batch = attack_setup(0)
-    with pytest.raises(ValueError, match=re.escape("must have shape (n_radii, n_samples) = (1, 64)")):
+    message = re.escape("must have shape (n_radii, n_samples) = (1, 64)")
+    with pytest.raises(ValueError, match=message):
         robust_accuracy_table(net, P, batch, [0.1], "l2", AttackSettings(2, 0, 0.3),
                               np.random.default_rng(0), certified=np.zeros((2, 64), bool))
 
