@@ -4,7 +4,7 @@ For each model (ideal, clean-trained, FGM-trained) and each (norm, tau) asked fo
 test set (same seed and stream as `fpsim train`):
 
 - the plain attack table (every correct sample attacked) and the staged one (certifier first,
-  attacks on the rest, then the exact stage of simulator/bab.py on what is still undecided), with
+  attacks on the rest, then the exact stage of simulator/certification/bab.py on what is still undecided), with
   the time of each stage and the samples each stage handled;
 - unstable neurons per sample that reaches the exact stage, time per such sample, how many the
   exact stage decides;
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from simulator.attacks import AttackSettings, robust_accuracy_table
-from simulator.bab import count_unstable
-from simulator.certify import certified_margin
+from simulator.certification.bab import count_unstable
+from simulator.certification.relaxation import certified_margin
 from simulator.config import RunConfig
 from simulator.data import SparseCodingProblem
 from simulator.network import ThresholdNetwork, ideal_network
-from simulator.perturb import radius_in_norm
+from simulator.norms import radius_in_norm
 from simulator.rng import stream
 from simulator.staged import staged_robust_accuracy_table
 from simulator.threads import thread_limit

@@ -13,8 +13,8 @@ floating-point error (``float_error_bound``): the attacks evaluate the model in 
 (float32 by default), and "proven robust in exact arithmetic" must imply "no attack finds a
 negative float margin".
 
-The exact stage (:mod:`simulator.bab`) runs at the radii asked for, on the samples that are
-correct, not certified and not broken by the ensemble, and adds an ``exact`` row: the share
+The exact stage (:mod:`simulator.certification.bab`) runs at the radii asked for, on the samples
+that are correct, not certified and not broken by the ensemble, and adds an ``exact`` row: the share
 proven robust (certified or decided robust), with ``n_undecided`` samples counted neither way
 and ``robust_acc_upper``, the share not proven broken.
 """
@@ -26,9 +26,11 @@ import time
 import numpy as np
 
 from .attacks import AttackSettings, robust_accuracy_table
-from .bab import DEFAULT_MAX_UNSTABLE, DEFAULT_TIME_LIMIT, ROUNDING_RTOL, decide_samples
-from .certify import certified_margin, dual_norms
+from .certification.bab import (DEFAULT_MAX_UNSTABLE, DEFAULT_TIME_LIMIT, ROUNDING_RTOL,
+                                 decide_samples)
+from .certification.relaxation import certified_margin
 from .network import ThresholdNetwork
+from .norms import dual_norms
 
 
 def float_error_bound(W, b, X, radius, norm, dtype):
@@ -92,7 +94,7 @@ def staged_robust_accuracy_table(model, problem, batch, radii, norm, settings: A
     stages : list of dict per radius: ``radius``; samples handled by each stage (``n``,
         ``n_correct``, ``n_certified``, ``n_after_oneshot``, ``n_after_pgd``, and at exact radii
         ``n_exact_robust``, ``n_exact_broken``, ``n_undecided``); seconds per stage; at exact radii
-        ``decisions`` (dict sample index -> :class:`simulator.bab.Decision`)
+        ``decisions`` (dict sample index -> :class:`simulator.certification.bab.Decision`)
     """
     radii = [float(r) for r in radii]
     exact_set = {float(r) for r in exact_radii}

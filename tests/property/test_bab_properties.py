@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.attacks import AttackSettings, robust_accuracy_table
-from simulator.bab import ROUNDING_RTOL, MILP_RTOL, count_unstable, decide_robust
-from simulator.certify import certified_margin
-from simulator.exact import exact_worst_case
-from simulator.perturb import radius_in_norm
+from simulator.certification.bab import ROUNDING_RTOL, MILP_RTOL, count_unstable, decide_robust
+from simulator.certification.relaxation import certified_margin
+from simulator.certification.exact import exact_worst_case
+from simulator.norms import radius_in_norm
 from simulator.staged import float_error_bound, staged_robust_accuracy_table
 from tests.property.test_certify_properties import (
     margins,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from simulator.attacks import AttackSettings, robust_accuracy_table
-from simulator.bab import (MAX_INPUT_DIM, MAX_UNSTABLE, MAX_WIDTH, count_unstable, decide_robust,
-                           decide_samples)
+from simulator.certification.bab import (MAX_INPUT_DIM, MAX_UNSTABLE, MAX_WIDTH, count_unstable,
+                                         decide_robust, decide_samples)
 from simulator.staged import staged_robust_accuracy_table
 from tests.unit.test_attacks import setup as attack_setup
 
@@ -96,10 +96,10 @@ INVALID = [
     ("norm", decide_robust, dict(norm="l1"),
      "The 'norm' parameter of decide_robust must be one of {'l2', 'linf'}. Got 'l1' instead."),
     ("radius-negative", decide_robust, dict(radius=-1.0),
-     "The 'radius' parameter of decide_robust must be a finite float in the range [0, inf). "
+     "The 'radius' parameter of decide_robust must be a float in the range [0, inf). "
      "Got -1.0 instead."),
     ("time-limit-zero", decide_robust, dict(time_limit=0.0),
-     "The 'time_limit' parameter of decide_robust must be a finite float in the range (0, inf). "
+     "The 'time_limit' parameter of decide_robust must be a float in the range (0, inf). "
      "Got 0.0 instead."),
     ("max-unstable-too-large", decide_robust, dict(max_unstable=MAX_UNSTABLE + 1),
      f"The 'max_unstable' parameter of decide_robust must be an int in the range "

@@ -1,8 +1,8 @@
 """Complete verification of the two-layer network at full size, one sample at a time.
 
 Serves the robust accuracy *without a gap* of issue 13 (MODEL.md, "What is measured"): for a
-sample that the certifier (``simulator/certify.py``) cannot prove robust and the attacks cannot
-break, decide the sign of
+sample that the certifier (``relaxation.py`` of this package) cannot prove robust and the attacks
+cannot break, decide the sign of
 
     m* = min over ||delta|| <= radius of  y * f(x + delta),   f(x) = sum_i soft(<w_i, x>, b_i).
 
@@ -14,7 +14,7 @@ them per sample (benchmarks/RESULTS.md). The stable ones collapse into one vecto
 c = sum_stable e_i g_i (e_i in {0, 1}) and one constant.
 
 - l2: best-first branch and bound over the pieces of the unstable neurons, with the node bound of
-  ``simulator/exact.py`` (free neurons relaxed by their lower convex envelope, split neurons
+  ``exact.py`` (free neurons relaxed by their lower convex envelope, split neurons
   constrained to their piece; the bound is the Lagrangian dual value at SLSQP's multipliers, sound
   for any multipliers, so the split constraints enter the bound with optimised multipliers, as in
   beta-CROWN). The problem is first reduced exactly to the span Q of {c, g_j : j unstable}: the
@@ -22,7 +22,7 @@ c = sum_stable e_i g_i (e_i in {0, 1}) and one constant.
   of that reduction (residuals ||g_j - Q Q^T g_j||, of order 1e-16 ||g_j||) is accounted for: the
   split constraints are loosened and the bound lowered by radius * sum of residuals.
 - linf: a mixed-integer linear program (``scipy.optimize.milp``, HiGHS) with the formulation of
-  ``simulator/exact.py``: a binary only for unstable neurons whose interval crosses -b, stable
+  ``exact.py``: a binary only for unstable neurons whose interval crosses -b, stable
   neurons in closed form, big-M constants from the exact intervals. One continuous variable per
   input coordinate (the box does not reduce to a subspace).
 
@@ -51,8 +51,9 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from threadpoolctl import threadpool_limits
 
-from .certify import (_as_float_array, _check_network, _check_nonnegative_float, _check_norm,
-                      _format_value, _rule_bounds, dual_norms)
+from ..norms import dual_norms
+from .relaxation import (_as_float_array, _check_network, _check_nonnegative_float, _check_norm,
+                         _format_value, _rule_bounds)
 from .exact import (_bound_relaxed_node, _envelope_slopes, _region_lp, _soft,
                     _tightest_intercepts, _widened_radius)
 
@@ -357,7 +358,7 @@ def _bab_l2(W, b, x, y, radius, deadline, unstable, rho_wide, best, best_delta, 
 
 
 def _milp_linf(W, b, x, y, radius, deadline, rho_wide, best, best_delta):
-    """The MILP of ``simulator/exact.py`` with binaries only where needed, within the deadline.
+    """The MILP of ``exact.py`` with binaries only where needed, within the deadline.
 
     The objective is the margin itself (its constant rides on a column fixed at 1), so that a
     relative MIP gap means a relative gap on the margin: a first solve stops at a gap of 1/2,
@@ -420,7 +421,7 @@ def _milp_linf(W, b, x, y, radius, deadline, rho_wide, best, best_delta):
         if remaining <= 0:
             reason = "time_limit"
             break
-        # Presolve off, as in simulator/exact.py: HiGHS's MIP presolve has failed on such models.
+        # Presolve off, as in exact.py: HiGHS's MIP presolve has failed on such models.
         result = milp(
             cost, integrality=integrality, bounds=Bounds(lower, upper),
             constraints=LinearConstraint(A, -np.inf, rhs) if A.shape[0] else None,
