@@ -37,26 +37,38 @@ def fgm_attack(model, X, y, radius, norm):
     return steepest_step(G, radius, norm)
 
 
-def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng):
+def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=None):
     """Projected steepest ascent on −y f, from x and from ``pgd_restarts`` random starts.
+
+    ``frozen`` (optional bool array, n_samples) marks samples proven robust: they are not
+    attacked (their margin is reported as +inf) but still draw their random starts, so that
+    the random stream, and with it every other sample's attack, is what it would be without
+    the mark.
 
     Returns
     -------
     best_margin : ndarray (n_samples,), the smallest y f(x + δ) seen at any iterate
     best_delta : ndarray (n_samples, input_dim), the δ that reached it
     """
-    best = _margin(model, X, y)
+    frozen = np.zeros(X.shape[0], dtype=bool) if frozen is None else np.asarray(frozen, bool)
+    best = np.full(X.shape[0], np.inf)
+    live = np.flatnonzero(~frozen)
+    best[live] = _margin(model, X[live], y[live])
     best_delta = np.zeros_like(X)
     step = settings.pgd_step_rel * radius
     for restart in range(settings.pgd_restarts + 1):
         todo = np.flatnonzero(best > 0)  # only samples not yet broken
         if todo.size == 0 or settings.pgd_steps == 0:
             break
-        Xs, ys = X[todo], y[todo]
         if restart == 0:
-            delta = np.zeros_like(Xs)
+            delta = np.zeros((todo.size, X.shape[1]), dtype=X.dtype)
         else:
-            delta = random_in_ball(Xs.shape, radius, norm, rng, X.dtype)
+            delta = random_in_ball((todo.size, X.shape[1]), radius, norm, rng, X.dtype)
+        delta = delta[~frozen[todo]]
+        todo = todo[~frozen[todo]]
+        if todo.size == 0:
+            continue
+        Xs, ys = X[todo], y[todo]
         for _ in range(settings.pgd_steps):
             f, G = model.margin_gradient(Xs + delta, ys)
             m = ys * f
@@ -118,8 +130,8 @@ def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSe
     certified : optional bool array (n_radii, n_samples) of samples proven robust at each
         radius (by a margin above the model's floating-point error, see
         :mod:`simulator.staged`). No attack runs on them: every attack fails there, so each
-        row is unchanged; with deterministic PGD (``pgd_restarts == 0``) the table is
-        identical, with random restarts PGD draws fewer random starts.
+        row is unchanged; PGD still draws their random starts, so the table is identical to
+        the one without ``certified`` on the same generator, random restarts included.
     return_stages : also return, per radius, a dict of the samples left after the one-shot
         attacks (``oneshot``) and after the whole ensemble (``ensemble``), bool arrays
         (n_samples,), and the seconds spent on each (``seconds_oneshot``, ``seconds_pgd``).
@@ -169,10 +181,13 @@ def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSe
             cheap = alive & survived["fgm"] & survived["dense"] & survived["features"]
             t1 = time.perf_counter()
             target = correct if radius in standalone else cheap
-            idx = np.flatnonzero(target & ~proven)
-            pgd_ok = target & proven
+            idx = np.flatnonzero(target)
+            pgd_ok = np.zeros_like(correct)
             if idx.size:
-                m_pgd, _ = pgd_attack(model, X[idx], y[idx], radius, norm, settings, rng)
+                # Proven samples are frozen, not dropped: they keep their share of the random
+                # starts, so every other sample is attacked exactly as without certification.
+                m_pgd, _ = pgd_attack(model, X[idx], y[idx], radius, norm, settings, rng,
+                                      frozen=proven[idx])
                 pgd_ok[idx] = m_pgd > 0
             survived["pgd"] = pgd_ok
         ens = alive.copy()

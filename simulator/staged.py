@@ -6,9 +6,9 @@ through the stages in order, each stage seeing only the samples still undecided:
     clean correctness -> certifier -> one-shot attacks (FGM, dense, features) -> PGD -> exact
 
 A sample the certifier proves robust survives every attack, so it is not attacked and each
-per-attack row stays what it was (with deterministic PGD the whole table is identical to
-:func:`simulator.attacks.robust_accuracy_table`; with random restarts PGD draws fewer random
-starts). A sample is skipped only when its certified margin exceeds a bound on the model's own
+per-attack row stays what it was: the whole table is identical to
+:func:`simulator.attacks.robust_accuracy_table` on the same generator (PGD still draws the
+random starts of skipped samples, so every other sample gets the same ones). A sample is skipped only when its certified margin exceeds a bound on the model's own
 floating-point error (``float_error_bound``): the attacks evaluate the model in its dtype
 (float32 by default), and "proven robust in exact arithmetic" must imply "no attack finds a
 negative float margin".
