@@ -8,6 +8,7 @@ lies inside its ball.  Robust accuracy from attacks is an upper bound on the tru
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,26 +37,38 @@ def fgm_attack(model, X, y, radius, norm):
     return steepest_step(G, radius, norm)
 
 
-def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng):
+def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=None):
     """Projected steepest ascent on −y f, from x and from ``pgd_restarts`` random starts.
+
+    ``frozen`` (optional bool array, n_samples) marks samples proven robust: they are not
+    attacked (their margin is reported as +inf) but still draw their random starts, so that
+    the random stream, and with it every other sample's attack, is what it would be without
+    the mark.
 
     Returns
     -------
     best_margin : ndarray (n_samples,), the smallest y f(x + δ) seen at any iterate
     best_delta : ndarray (n_samples, input_dim), the δ that reached it
     """
-    best = _margin(model, X, y)
+    frozen = np.zeros(X.shape[0], dtype=bool) if frozen is None else np.asarray(frozen, bool)
+    best = np.full(X.shape[0], np.inf)
+    live = np.flatnonzero(~frozen)
+    best[live] = _margin(model, X[live], y[live])
     best_delta = np.zeros_like(X)
     step = settings.pgd_step_rel * radius
     for restart in range(settings.pgd_restarts + 1):
         todo = np.flatnonzero(best > 0)  # only samples not yet broken
         if todo.size == 0 or settings.pgd_steps == 0:
             break
-        Xs, ys = X[todo], y[todo]
         if restart == 0:
-            delta = np.zeros_like(Xs)
+            delta = np.zeros((todo.size, X.shape[1]), dtype=X.dtype)
         else:
-            delta = random_in_ball(Xs.shape, radius, norm, rng, X.dtype)
+            delta = random_in_ball((todo.size, X.shape[1]), radius, norm, rng, X.dtype)
+        delta = delta[~frozen[todo]]
+        todo = todo[~frozen[todo]]
+        if todo.size == 0:
+            continue
+        Xs, ys = X[todo], y[todo]
         for _ in range(settings.pgd_steps):
             f, G = model.margin_gradient(Xs + delta, ys)
             m = ys * f
@@ -96,7 +109,7 @@ def feature_attack(problem, Z, X, y, radius, norm):
 
 
 def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSettings, rng,
-                          standalone_radii=None):
+                          standalone_radii=None, certified=None, return_stages=False):
     """Robust accuracy against each attack and the ensemble, for ascending radii.
 
     A sample broken at some radius is broken at every larger one (its δ lies in the larger
@@ -114,11 +127,20 @@ def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSe
     radii : ascending sequence of radii in ``norm``
     standalone_radii : radii (members of ``radii``) with a stand-alone ``pgd`` row;
         None means every radius.
+    certified : optional bool array (n_radii, n_samples) of samples proven robust at each
+        radius (by a margin above the model's floating-point error, see
+        :mod:`simulator.staged`). No attack runs on them: every attack fails there, so each
+        row is unchanged; PGD still draws their random starts, so the table is identical to
+        the one without ``certified`` on the same generator, random restarts included.
+    return_stages : also return, per radius, a dict of the samples left after the one-shot
+        attacks (``oneshot``) and after the whole ensemble (``ensemble``), bool arrays
+        (n_samples,), and the seconds spent on each (``seconds_oneshot``, ``seconds_pgd``).
 
     Returns
     -------
     clean_acc : float
     rows : list of dict(radius, attack, robust_acc); the ``pgd`` row only at standalone radii
+    stages : list of dict, one per radius (only with ``return_stages``)
     """
     radii = [float(r) for r in radii]
     if any(b <= a for a, b in zip(radii, radii[1:])):
@@ -128,26 +150,44 @@ def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSe
     X, y = batch.X, batch.y
     correct = _margin(model, X, y) > 0
     clean_acc = float(correct.mean())
+    if certified is not None:
+        certified = np.asarray(certified, dtype=bool)
+        if certified.shape != (len(radii), X.shape[0]):
+            raise ValueError(f"The 'certified' parameter of robust_accuracy_table must have shape "
+                             f"(n_radii, n_samples) = {(len(radii), X.shape[0])}. "
+                             f"Got shape {certified.shape} instead.")
     alive = correct.copy()  # survived the ensemble at every radius so far
-    rows = []
-    for radius in radii:
+    rows, stages = [], []
+    for k, radius in enumerate(radii):
         survived = {}
+        t0 = time.perf_counter()
         if radius == 0:
             for a in ATTACKS:
                 survived[a] = correct.copy()
+            cheap = correct.copy()
+            t1 = time.perf_counter()
         else:
-            m_fgm = _margin(model, X + fgm_attack(model, X, y, radius, norm), y)
-            survived["fgm"] = correct & (m_fgm > 0)
-            m_dense = _margin(model, X + dense_attack(problem, X, y, radius, norm), y)
-            survived["dense"] = correct & (m_dense > 0)
-            m_feat = _margin(model, X + feature_attack(problem, batch.Z, X, y, radius, norm), y)
-            survived["features"] = correct & (m_feat > 0)
+            # Samples proven robust survive every attack: only the others are attacked.
+            proven = correct & certified[k] if certified is not None else np.zeros_like(correct)
+            todo = np.flatnonzero(correct & ~proven)
+            Xt, yt = X[todo], y[todo]
+            for a, delta in (("fgm", lambda: fgm_attack(model, Xt, yt, radius, norm)),
+                             ("dense", lambda: dense_attack(problem, Xt, yt, radius, norm)),
+                             ("features", lambda: feature_attack(problem, batch.Z[todo], Xt, yt,
+                                                                 radius, norm))):
+                survived[a] = proven.copy()
+                if todo.size:
+                    survived[a][todo] = _margin(model, Xt + delta(), yt) > 0
             cheap = alive & survived["fgm"] & survived["dense"] & survived["features"]
+            t1 = time.perf_counter()
             target = correct if radius in standalone else cheap
             idx = np.flatnonzero(target)
             pgd_ok = np.zeros_like(correct)
             if idx.size:
-                m_pgd, _ = pgd_attack(model, X[idx], y[idx], radius, norm, settings, rng)
+                # Proven samples are frozen, not dropped: they keep their share of the random
+                # starts, so every other sample is attacked exactly as without certification.
+                m_pgd, _ = pgd_attack(model, X[idx], y[idx], radius, norm, settings, rng,
+                                      frozen=proven[idx])
                 pgd_ok[idx] = m_pgd > 0
             survived["pgd"] = pgd_ok
         ens = alive.copy()
@@ -158,4 +198,8 @@ def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSe
             if a != "pgd" or radius in standalone:
                 rows.append({"radius": radius, "attack": a, "robust_acc": float(survived[a].mean())})
         rows.append({"radius": radius, "attack": "ensemble", "robust_acc": float(ens.mean())})
+        stages.append({"oneshot": cheap, "ensemble": ens, "seconds_oneshot": t1 - t0,
+                       "seconds_pgd": time.perf_counter() - t1})
+    if return_stages:
+        return clean_acc, rows, stages
     return clean_acc, rows
