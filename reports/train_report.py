@@ -9,7 +9,8 @@ import pandas as pd
 
 from simulator.storage import environment, peak_rss_mib, write_csv, write_json
 
-RESULT_COLUMNS = ["model", "norm", "tau", "radius", "attack", "clean_acc", "robust_acc"]
+RESULT_COLUMNS = ["model", "norm", "tau", "radius", "attack", "clean_acc", "robust_acc",
+                  "n_undecided", "robust_acc_upper"]  # the last two on exact rows only
 
 
 def save_weights(path: Path, res) -> None:

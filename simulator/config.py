@@ -325,9 +325,21 @@ class EvalConfig(_ConfigMixin):
     batch_size: int = 1024
     mixture_skip: int = 1  # s: own features removed before measuring the dense mixture
     top_rank: int = 5  # r: energy share of the top r singular values of W_adv − W_clean
+    # Exact verification (simulator/certification/bab.py) of the points the certifier and the
+    # attacks leave undecided, at these τ (members of taus; none by default: it is per point)
+    exact_taus: tuple = ()
+    # networks that get the exact stage: the FGM-robustness verdict needs the adversarial one's;
+    # the clean network's undecided points cost seconds each in ℓ∞ (up to 20 s measured)
+    exact_models: tuple = ("ideal", "adversarial")
+    exact_time_limit: float = 10.0  # seconds per point; a point not decided in time is undecided
+    exact_max_unstable: int = 128  # points with more unstable neurons are left undecided
 
     _CONSTRAINTS = {
         "n_test": Interval("int", 1, None),
+        "exact_taus": TupleOf(Interval("float", 0, None), min_len=0),
+        "exact_models": TupleOf(OneOf(("ideal", "clean", "adversarial")), min_len=0),
+        "exact_time_limit": Interval("float", 0, 3600, closed="right"),
+        "exact_max_unstable": Interval("int", 1, 256),
         "taus": TupleOf(Interval("float", 0, None)),
         "norms": TupleOf(OneOf(("l2", "linf"))),
         "pgd_steps": Interval("int", 0, None),
@@ -341,6 +353,11 @@ class EvalConfig(_ConfigMixin):
     def _check_relations(self) -> None:
         object.__setattr__(self, "taus", tuple(sorted(set(self.taus))))
         object.__setattr__(self, "norms", tuple(dict.fromkeys(self.norms)))
+        object.__setattr__(self, "exact_taus", tuple(sorted(set(self.exact_taus))))
+        missing = [t for t in self.exact_taus if t not in self.taus]
+        if missing:
+            raise _err("EvalConfig", "exact_taus", f"a subset of taus {list(self.taus)}",
+                       self.exact_taus)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,9 +38,14 @@ from .models import MODEL_KINDS
 from .network import ThresholdNetwork, ideal_network, init_weights
 from .norms import radius_in_norm
 from .rng import stream
+from .staged import staged_robust_accuracy_table
 from .threads import thread_limit
 from .training import TrainResult, train_adversarial, train_clean
 from .validation import OneOf, TupleOf, check_param
+
+# columns of an ``exact`` row besides the usual ones: points left undecided (never counted
+# either way) and the robust accuracy if every undecided point were robust
+EXACT_COLUMNS = ("n_undecided", "robust_acc_upper")
 
 # the 'kinds' of build_models and sweep cells: items of the model registry
 MODEL_KINDS_LIST = TupleOf(OneOf(tuple(MODEL_KINDS)))
@@ -417,26 +422,37 @@ def evaluate(models: Mapping, problem: SparseCodingProblem, test: Batch, cfg: Ru
     rows = []
     d = cfg.data.input_dim
     settings = attack_settings(cfg)
+    e = cfg.eval
     for name, model in models.items():
         t = time.perf_counter()
         model_rng = rng(name) if callable(rng) else rng
-        for norm in cfg.eval.norms:
-            radii = [radius_in_norm(tau, norm, d) for tau in cfg.eval.taus]
+        for norm in e.norms:
+            radii = [radius_in_norm(tau, norm, d) for tau in e.taus]
+            tau_of = dict(zip(radii, e.taus))
             standalone = None if standalone_taus is None else [
                 radius_in_norm(tau, norm, d) for tau in standalone_taus]
-            clean_acc, table = robust_accuracy_table(model, problem, test, radii, norm, settings,
-                                                     model_rng, standalone)
-            tau_of = dict(zip(radii, cfg.eval.taus))
+            if isinstance(model, ThresholdNetwork):
+                # certifier first, attacks only where it leaves a point open, then the exact
+                # stage (same per-attack figures as the plain table: simulator/staged.py)
+                exact = [radius_in_norm(tau, norm, d) for tau in e.exact_taus] \
+                    if name in e.exact_models else []
+                clean_acc, table, _ = staged_robust_accuracy_table(
+                    model, problem, test, radii, norm, settings, model_rng, standalone,
+                    exact_radii=exact, time_limit=e.exact_time_limit,
+                    max_unstable=e.exact_max_unstable)
+            else:
+                clean_acc, table = robust_accuracy_table(model, problem, test, radii, norm,
+                                                         settings, model_rng, standalone)
+                cert = certified_accuracies(model, test, radii, norm)
+                if cert is not None:
+                    label, accs = cert
+                    table = table + [{"radius": r, "attack": label, "robust_acc": c}
+                                     for r, c in zip(radii, accs)]
             for r in table:
                 rows.append({"model": name, "norm": norm, "tau": tau_of[r["radius"]],
                              "radius": r["radius"], "attack": r["attack"],
-                             "clean_acc": clean_acc, "robust_acc": r["robust_acc"]})
-            cert = certified_accuracies(model, test, radii, norm)
-            if cert is not None:
-                label, accs = cert
-                for r, c in zip(radii, accs):
-                    rows.append({"model": name, "norm": norm, "tau": tau_of[r], "radius": r,
-                                 "attack": label, "clean_acc": clean_acc, "robust_acc": c})
+                             "clean_acc": clean_acc, "robust_acc": r["robust_acc"],
+                             **{k: r[k] for k in EXACT_COLUMNS if k in r}})
         if timings is not None:
             timings[f"evaluation_{name}"] = time.perf_counter() - t
     return rows

@@ -46,7 +46,9 @@ class Regime:
         return self.run.replace(
             seed=seed,
             train=self.run.train.replace(adv_norm=norm, adv_tau=adv_tau, progress=False),
-            eval=self.run.eval.replace(norms=(norm,), taus=self.run.eval.taus + (self.tau_for(norm),)),
+            # τ* joins the τ grid, and the exact stage decides the points left open there
+            eval=self.run.eval.replace(norms=(norm,), taus=self.run.eval.taus + (self.tau_for(norm),),
+                                       exact_taus=(self.tau_for(norm),)),
         )
 
 
