@@ -169,8 +169,15 @@ def scaling_figure(crit: pd.DataFrame, exps: pd.DataFrame, group_cols: list, pat
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
+
+
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Write a figure atomically (temporary file + rename) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     tmp.replace(path)
     return path
@@ -184,11 +191,13 @@ def _fmt(v, digits=3) -> str:
     return str(v)
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def md_table(frame: pd.DataFrame, fmt=None) -> str:
+    """A Markdown table of ``frame``, each value through ``fmt`` (default: 3 digits, '–' for none)."""
+    fmt = fmt or _fmt
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
              "| " + " | ".join("---" for _ in frame.columns) + " |"]
     for _, r in frame.iterrows():
-        lines.append("| " + " | ".join(_fmt(v) for v in r.values) + " |")
+        lines.append("| " + " | ".join(fmt(v) for v in r.values) + " |")
     return "\n".join(lines)
 
 
@@ -214,7 +223,7 @@ def scaling_markdown(crit, exps, gap, group_cols, level, attack, info: dict) -> 
     out += ["## Exponents", ""]
     cols = list(group_cols) + ["model", "norm", "exponent", "ci_low", "ci_high", "n_points",
                                "n_censored", "n_d"]
-    out += [_md_table(exps[cols]), ""]
+    out += [md_table(exps[cols]), ""]
     out += ["## Critical radius by d (mean over uncensored seeds; censored / seeds)", ""]
     keys = list(group_cols) + ["model", "norm"]
     rows = []
@@ -225,7 +234,7 @@ def scaling_markdown(crit, exps, gap, group_cols, level, attack, info: dict) -> 
             mean = _fmt(float(ok.tau_c.mean())) if len(ok) else "–"
             row[f"d={d}"] = f"{mean} ({len(gd) - len(ok)}/{len(gd)})"
         rows.append(row)
-    out += [_md_table(pd.DataFrame(rows)), ""]
+    out += [md_table(pd.DataFrame(rows)), ""]
     out += ["## Robust-accuracy gap adversarial − clean", ""]
     if gap.empty:
         out += ["Needs the models 'adversarial' and 'clean' and a fit of the clean network's "
@@ -245,7 +254,7 @@ def scaling_markdown(crit, exps, gap, group_cols, level, attack, info: dict) -> 
                 row[m] = (f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1
                           else (f"{v.mean():.3f}" if len(v) else "–"))
             rows.append(row)
-        out += [_md_table(pd.DataFrame(rows)), ""]
+        out += [md_table(pd.DataFrame(rows)), ""]
     out += ["## Figure", "", "![critical radius against d](scaling.png)", ""]
     out += ["Files: `scaling.csv` (τ_c per seed), `exponents.csv`, `gap.csv`, `results.csv` "
             "(every robust accuracy), `cells/` (one record per cell).", ""]

@@ -32,6 +32,8 @@ from simulator.config import ConfigError  # noqa: E402
 from theorems.asymptotics import assess, claim_quantities  # noqa: E402
 from theorems.common import CRITERIA  # noqa: E402
 
+from .scaling import md_table, save_figure  # noqa: E402
+
 RATIO_QUANTITIES = ("dense_mixture_reduction",)  # ratios (×); every other quantity is a share
 
 
@@ -121,12 +123,7 @@ def claim_figure(q, pts: pd.DataFrame, result: dict, path: Path, radius: str = "
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _fmt(v, digits=3) -> str:
@@ -138,11 +135,7 @@ def _fmt(v, digits=3) -> str:
 
 
 def _md(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "| " + " | ".join("---" for _ in frame.columns) + " |"]
-    for _, r in frame.iterrows():
-        lines.append("| " + " | ".join(_fmt(v) for v in r.values) + " |")
-    return "\n".join(lines)
+    return md_table(frame, _fmt)
 
 
 def write_claims_report(out: Path, records: list, info: dict | None = None) -> dict:
