@@ -79,3 +79,22 @@ def memory_limit(args) -> int | None:
         raise ConfigError(f"The '--max-memory' option must be a float in the range (0, 2^40) GiB. "
                           f"Got {v!r} instead.")
     return int(v * 2**30)
+
+
+def add_executor_flags(p: argparse.ArgumentParser, what: str = "sweep") -> None:
+    """The flags of a grid run (``fpsim sweep``, ``fpsim scaling``): executor, resume, dry run."""
+    p.add_argument("--out", type=Path, help="output folder (must not exist unless --resume)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: the number of cores); each gets "
+                        "cores // workers numba/BLAS threads")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="send cells to an existing Dask cluster (needs the dask extra)")
+    p.add_argument("--local-cluster", action="store_true",
+                   help="start a Dask LocalCluster in-process: --workers processes running one "
+                        "cell each, cores // workers numba/BLAS threads per cell")
+    p.add_argument("--resume", action="store_true",
+                   help=f"finish the {what} in --out: run only the cells without an ok record")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate the grid, list its cells and their relative cost; write nothing")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_memory_flag(p)

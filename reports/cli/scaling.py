@@ -26,7 +26,7 @@ from pathlib import Path
 
 from simulator.config import ConfigError
 
-from .config_flags import add_memory_flag, memory_limit
+from .config_flags import add_executor_flags, memory_limit
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GRID = ROOT / "benchmarks" / "grids" / "scaling_claims.toml"
@@ -46,18 +46,7 @@ def register(sub) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--grid", type=Path, default=DEFAULT_GRID,
                    help=f"GRID.toml (default: {DEFAULT_GRID.relative_to(ROOT)})")
-    p.add_argument("--out", type=Path, help="output folder (must not exist unless --resume)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: the number of cores)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="send cells to an existing Dask cluster (needs the dask extra)")
-    p.add_argument("--local-cluster", action="store_true", help="a Dask LocalCluster in-process")
-    p.add_argument("--resume", action="store_true",
-                   help="finish the study in --out: run only the cells without an ok record")
-    p.add_argument("--dry-run", action="store_true",
-                   help="validate the grid, list its cells and their share of the cost; write nothing")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_memory_flag(p)
+    add_executor_flags(p, "study")
     p.set_defaults(func=cmd_scaling)
 
     r = sub.add_parser("scaling-report", help="rebuild the report of a scaling study")

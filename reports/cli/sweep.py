@@ -20,7 +20,7 @@ from pathlib import Path
 
 from simulator.config import ConfigError
 
-from .config_flags import add_memory_flag, memory_limit
+from .config_flags import add_executor_flags, memory_limit
 
 DEFAULT_LEVEL = 0.5  # τ_c: where half of the test points are broken
 SWEEP_DESCRIPTION = """\
@@ -36,23 +36,9 @@ def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a parameter grid as independent cells; write DIR",
                        description=SWEEP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("grid", type=Path, help="GRID.toml: [base] overrides and [grid] lists")
-    p.add_argument("--out", type=Path, help="output folder (must not exist unless --resume)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: the number of cores); each gets "
-                        "cores // workers numba/BLAS threads")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="send cells to an existing Dask cluster (needs the dask extra)")
-    p.add_argument("--local-cluster", action="store_true",
-                   help="start a Dask LocalCluster in-process: --workers processes running one "
-                        "cell each, cores // workers numba/BLAS threads per cell")
-    p.add_argument("--resume", action="store_true",
-                   help="finish the sweep in --out: run only the cells without an ok record")
+    add_executor_flags(p, "sweep")
     p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
                    help="robust-accuracy level that defines τ_c (default 0.5)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="validate the grid, list its cells and their relative cost; write nothing")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_memory_flag(p)
     p.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("sweep-report", help="rebuild a sweep's tables and its scaling report")
