@@ -117,6 +117,17 @@ class Decision:
 # ---------------------------------------------------------------- validation
 
 
+def _check_samples_of(X, W, owner):
+    """X as float64, shape (n_samples, input_dim) of the network W."""
+    X = _as_float_array(X, "X", owner)
+    if X.ndim != 2 or X.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"The 'X' parameter of {owner} must be a 2-D array of shape (n_samples, input_dim) = "
+            f"(n_samples, {W.shape[1]}). Got shape {X.shape} instead."
+        )
+    return X
+
+
 def _check_count(value, name, owner, upper):
     ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and 0 <= value <= upper
     if not ok:
@@ -213,12 +224,7 @@ def count_unstable(W, b, X, y, radius, norm):
     norm = _check_norm(norm, owner)
     radius = _check_nonnegative_float(radius, "radius", owner)
     W, b = _check_network(W, b, owner)
-    X = _as_float_array(X, "X", owner)
-    if X.ndim != 2 or X.shape[1] != W.shape[1]:
-        raise ValueError(
-            f"The 'X' parameter of {owner} must be a 2-D array of shape (n_samples, input_dim) = "
-            f"(n_samples, {W.shape[1]}). Got shape {X.shape} instead."
-        )
+    X = _check_samples_of(X, W, owner)
     y = _as_float_array(y, "y", owner)
     rho = radius * dual_norms(W, norm)
     counts = np.empty(X.shape[0], dtype=np.int64)
@@ -568,12 +574,7 @@ def decide_samples(W, b, X, y, radius, norm, *, time_limit=DEFAULT_TIME_LIMIT,
     owner = "decide_samples"
     W, b, radius, norm, time_limit, max_unstable = _check_common(
         W, b, radius, norm, time_limit, max_unstable, owner)
-    X = _as_float_array(X, "X", owner)
-    if X.ndim != 2 or X.shape[1] != W.shape[1]:
-        raise ValueError(
-            f"The 'X' parameter of {owner} must be a 2-D array of shape (n_samples, input_dim) = "
-            f"(n_samples, {W.shape[1]}). Got shape {X.shape} instead."
-        )
+    X = _check_samples_of(X, W, owner)
     y = _as_float_array(y, "y", owner)
     if y.shape != (X.shape[0],) or np.any((y != 1) & (y != -1)):
         raise ValueError(
