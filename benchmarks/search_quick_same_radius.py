@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     for steps, eta in BUDGETS:
         run = QUICK.run.replace(train=QUICK.run.train.replace(adv_steps=steps, adv_step_size=eta,
                                                               adv_tau=QUICK.tau_star))
-        regime = dataclasses.replace(QUICK, run=run, adv_tau_linf=QUICK.tau_star_linf)
+        regime = dataclasses.replace(QUICK, run=run)  # config_for trains at τ* of each norm
         for norm in ("l2", "linf"):
             t = time.perf_counter()
             seeds = list(range(args.seeds))
