@@ -146,24 +146,48 @@ def logistic_step(W, b, X, y, step_size, kernels=K, skip_inactive=None) -> float
     return float(loss.mean())
 
 
-def margin_gradient(W, b, X, y, kernels=K, skip_inactive=None):
+# Rows per BLAS call of the evaluation products.  OpenBLAS's sgemm/dgemm does not round a
+# row the same way wherever it falls in the call (its kernels for the tail of a block
+# accumulate in another order), so a sample evaluated alone, or among the undecided samples
+# of the staged evaluation, could differ in its last bits from the same sample evaluated
+# within the whole test set — and PGD, which follows signs and normalised steps, can turn
+# such a difference into another end point.  Calls on stacks of exactly ROW_BLOCK rows (the
+# last one zero-padded) give every row the same bits whatever batch it is in: checked for
+# float32 / float64, widths 384–4096, d = 128–2048, 1 and 2 threads, by
+# tests/unit/test_row_invariance.py; they cost 2–3× one large GEMM (benchmarks/RESULTS.md).
+ROW_BLOCK = 8
+
+
+def rowwise_pre_activations(X, W) -> np.ndarray:
+    """X Wᵀ, shape (n_samples, width), each row's bits independent of the other rows of X."""
+    n, d = X.shape
+    pad = (-n) % ROW_BLOCK
+    if pad:
+        X = np.concatenate([X, np.zeros((pad, d), dtype=X.dtype)])
+    return np.matmul(X.reshape(-1, ROW_BLOCK, d), W.T).reshape(-1, W.shape[0])[:n]
+
+
+def margin_gradient(W, b, X, y, kernels=K, skip_inactive=None, row_invariant=False):
     """f(X) and ∇_x(−y f(x)) per sample, shape (n_samples, input_dim).
 
     As :func:`loss_and_gradient`: the product P W by BLAS or over the active units only.
+    ``row_invariant``: each sample's f and gradient do not depend on the other rows of X
+    (:func:`rowwise_pre_activations`, then the row-wise active-unit product) — what the
+    evaluation uses; training keeps the faster batch products.
     """
-    H = X @ W.T
+    H = rowwise_pre_activations(X, W) if row_invariant else X @ W.T
     f = np.empty(X.shape[0])
     kernels.margin_backward_inplace(H, b, y, f)
-    if _use_active_kernels(H, skip_inactive):
+    if row_invariant or _use_active_kernels(H, skip_inactive):
         G = np.empty_like(X)
         kernels.active_product(H, W, G)
         return f, G
     return f, H @ W
 
 
-def decision_function(W, b, X):
-    """f(X), shape (n_samples,), float64."""
-    H = X @ W.T
+def decision_function(W, b, X, row_invariant=False):
+    """f(X), shape (n_samples,), float64 (``row_invariant``: as in :func:`margin_gradient`)."""
+    H = rowwise_pre_activations(X, W) if row_invariant else X @ W.T
     f = np.empty(X.shape[0])
     K.soft_threshold_sum(H, b, f)
     return f
@@ -230,7 +254,8 @@ class ThresholdNetwork:
         b = self.b
         out = np.empty(X.shape[0])
         for s in range(0, X.shape[0], self.batch_size):
-            out[s:s + self.batch_size] = decision_function(self.W, b, X[s:s + self.batch_size])
+            out[s:s + self.batch_size] = decision_function(self.W, b, X[s:s + self.batch_size],
+                                                            row_invariant=True)
         return out
 
     def decision_function_codes(self, Z, problem) -> np.ndarray:
@@ -271,7 +296,7 @@ class ThresholdNetwork:
         G = np.empty_like(X)
         for s in range(0, X.shape[0], self.batch_size):
             sl = slice(s, s + self.batch_size)
-            f[sl], G[sl] = margin_gradient(self.W, b, X[sl], y[sl])
+            f[sl], G[sl] = margin_gradient(self.W, b, X[sl], y[sl], row_invariant=True)
         return f, G
 
     def predict(self, X) -> np.ndarray:
