@@ -26,7 +26,12 @@ from ..verify_report import write_report, write_summary
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check every claim of the paper; write DIR/REPORT.md")
-    p.add_argument("--quick", action="store_true", help="the small regime of the test suite (minutes)")
+    p.add_argument("--quick", action="store_true",
+                   help="the small regime of the test suite (minutes); = --regime quick")
+    p.add_argument("--regime", default=None,
+                   help="default (the default), quick, or legacy-2x: the default regime as it was "
+                        "up to c7f7f9e, FGM trained at 2τ* (not the paper's claim; to compare "
+                        "with earlier reports)")
     p.add_argument("--out", type=Path, help="output folder (must not exist)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per check (default 3)")
     p.add_argument("--only", default=None, help="comma-separated claims to run (default: all)")
@@ -56,14 +61,19 @@ def cmd_verify(args) -> int:
     from simulator.threads import available_cores
     from theorems import CHECKS, EXTRA_CHECKS
     from theorems.common import overall_verdict
-    from theorems.regime import regime_for
+    from theorems.regime import REGIMES
 
     if args.seeds < 1:
         raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
     modules = CHECKS | EXTRA_CHECKS  # extra checks run only when --only names them
     claims = _parse_list(args.only, modules, "only") if args.only is not None else list(CHECKS)
     norms = _parse_list(args.norms, NORMS, "norms")
-    regime = regime_for(args.quick)
+    if args.quick and args.regime not in (None, "quick"):
+        raise ConfigError(f"--quick is --regime quick; it cannot be combined with --regime {args.regime}.")
+    name = "quick" if args.quick else (args.regime or "default")
+    if name not in REGIMES:
+        raise ConfigError(f"The '--regime' option must be one of {sorted(REGIMES)}. Got {name!r} instead.")
+    regime = REGIMES[name]
     seeds = list(range(args.seeds))
     kinds = [k for k in MODELS if any(k in getattr(modules[c], "KINDS", NETWORK_MODELS)
                                       for c in claims)]
