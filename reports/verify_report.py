@@ -41,6 +41,24 @@ def _radii_table(summary: pd.DataFrame, regime) -> list:
     return lines + [""]
 
 
+# The committed asymptotic study (fpsim scaling, issue 12 §2) of the default regime's recipe:
+# same-radius FGM at τ = 0.15, η_adv = 4, k = d^0.4, with m = 2d at d = 256 … 2048.
+ASYMPTOTIC_REPORT = (Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "scaling_claims"
+                     / "SCALING_CLAIMS.md")
+
+
+def _asymptotic_lines(regime, report: Path = ASYMPTOTIC_REPORT) -> list:
+    """Where the trend of each claim across d is (for the regime whose recipe it scales)."""
+    if regime.name != "default":
+        return []
+    if not report.exists():
+        return ["Across d: no asymptotic report is committed yet (`fpsim scaling`, "
+                "docs/scaling_claims.md).", ""]
+    return [f"Across d: every claim's value per d, its trend in log d and its asymptotic verdict "
+            f"(HOLDS / HOLDS IN THE LIMIT / DOES NOT), same recipe with m = 2d: "
+            f"[{report.name}]({report.as_uri()}) (`{report}`).", ""]
+
+
 def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run_info: dict,
                  status: str) -> Path:
     """REPORT.md: one page, readable on its own."""
@@ -72,7 +90,7 @@ def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run
         "interval straddles the threshold: other seeds could turn it.",
         "",
     ]
-    lines += _radii_table(summary, regime) + [
+    lines += _radii_table(summary, regime) + _asymptotic_lines(regime) + [
         "| claim | norm | model | quantity | measured | 95% CI | per seed | criterion | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]

@@ -113,3 +113,16 @@ def test_report_starts_with_the_overall_line(tmp_path):
     assert "| PASS MARGINAL |" in text
     lo, hi = close.interval
     assert f"[{lo:.3f}, {hi:.3f}]" in text
+
+
+def test_report_links_the_asymptotic_study_of_the_default_regime_only(tmp_path):
+    from reports.verify_report import _asymptotic_lines
+    from theorems.regime import REGIMES
+
+    study = tmp_path / "SCALING_CLAIMS.md"
+    assert "no asymptotic report" in _asymptotic_lines(REGIMES["default"], study)[0]
+    study.write_text("# study")
+    line = _asymptotic_lines(REGIMES["default"], study)[0]
+    assert study.as_uri() in line and "HOLDS IN THE LIMIT" in line
+    assert _asymptotic_lines(REGIMES["quick"], study) == []
+    assert _asymptotic_lines(REGIMES["legacy-2x"], study) == []  # another recipe
