@@ -37,7 +37,8 @@ def fgm_attack(model, X, y, radius, norm):
     return steepest_step(G, radius, norm)
 
 
-def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=None):
+def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=None,
+               stop_when_broken=False):
     """Projected steepest ascent on −y f, from x and from ``pgd_restarts`` random starts.
 
     ``frozen`` (optional bool array, n_samples) marks samples proven robust: they are not
@@ -45,9 +46,17 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
     the random stream, and with it every other sample's attack, is what it would be without
     the mark.
 
+    ``stop_when_broken``: a sample leaves the attack at the first iterate with y f ≤ 0 (its
+    δ is a counterexample; robust-accuracy tables need nothing more).  Every other sample's
+    iterates and the random stream are unchanged — bit for bit when the model's evaluation of a
+    sample does not depend on the rest of the batch (the network's, see
+    :func:`simulator.network.rowwise_pre_activations`).  Its broken samples then report that
+    first non-positive margin instead of the smallest one.
+
     Returns
     -------
-    best_margin : ndarray (n_samples,), the smallest y f(x + δ) seen at any iterate
+    best_margin : ndarray (n_samples,), the smallest y f(x + δ) seen at any iterate (with
+        ``stop_when_broken``: for broken samples, the first one ≤ 0)
     best_delta : ndarray (n_samples, input_dim), the δ that reached it
     """
     frozen = np.zeros(X.shape[0], dtype=bool) if frozen is None else np.asarray(frozen, bool)
@@ -75,8 +84,15 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
             better = m < best[todo]
             best[todo[better]] = m[better]
             best_delta[todo[better]] = delta[better]
+            if stop_when_broken and not (m > 0).all():
+                keep = m > 0
+                todo, Xs, ys, delta, G = todo[keep], Xs[keep], ys[keep], delta[keep], G[keep]
+                if todo.size == 0:
+                    break
             delta += steepest_step(G, step, norm)
             project(delta, radius, norm)
+        if todo.size == 0:
+            continue
         m = _margin(model, Xs + delta, ys)
         better = m < best[todo]
         best[todo[better]] = m[better]
@@ -187,7 +203,7 @@ def robust_accuracy_table(model, problem, batch, radii, norm, settings: AttackSe
                 # Proven samples are frozen, not dropped: they keep their share of the random
                 # starts, so every other sample is attacked exactly as without certification.
                 m_pgd, _ = pgd_attack(model, X[idx], y[idx], radius, norm, settings, rng,
-                                      frozen=proven[idx])
+                                      frozen=proven[idx], stop_when_broken=True)
                 pgd_ok[idx] = m_pgd > 0
             survived["pgd"] = pgd_ok
         ens = alive.copy()

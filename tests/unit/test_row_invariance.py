@@ -83,3 +83,26 @@ def test_staged_table_equals_the_plain_one_in_float32_at_a_thousand_samples(norm
     # the comparison means something: some samples were skipped, some were attacked and broken
     assert stages[0]["n_certified"] > 500  # skipped by every attack at the smallest radius
     assert stages[1]["n_after_pgd"] < stages[1]["n_after_oneshot"]  # PGD broke some there
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_pgd_stopping_broken_samples_early_changes_no_outcome(norm):
+    """Dropping a sample at its first counterexample leaves every other sample's attack, and the
+    random starts, bit for bit as they were (the network's evaluation is row-invariant)."""
+    from simulator.attacks import pgd_attack
+
+    P, net, batch = _noisy_ideal_float32(seed=4)
+    radius = radius_in_norm(0.3, norm, 128)
+    s = AttackSettings(20, 2, 0.25)
+    full, full_delta = pgd_attack(net, batch.X, batch.y, radius, norm, s, np.random.default_rng(9))
+    early, early_delta = pgd_attack(net, batch.X, batch.y, radius, norm, s,
+                                    np.random.default_rng(9), stop_when_broken=True)
+    broken = full <= 0
+    assert 50 < broken.sum() < len(full) - 50  # both kinds of samples are there
+    np.testing.assert_array_equal(early <= 0, broken)
+    np.testing.assert_array_equal(early[~broken], full[~broken])
+    np.testing.assert_array_equal(early_delta[~broken], full_delta[~broken])
+    assert (early[broken] >= full[broken]).all()  # the first counterexample, not the best
+    # the counterexamples are real: y f(x + δ) ≤ 0 inside the ball
+    X_adv = batch.X[broken] + early_delta[broken]
+    assert (batch.y[broken] * net.decision_function(X_adv) <= 0).all()
