@@ -104,8 +104,11 @@ def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run
     lines += [""]
     for title, fname in figures.items():
         lines += [f"## {title}", "", f"![{title}]({fname})", ""]
-    lines += ["## Run", "", f"Wall time {run_info.get('seconds', 0):.0f} s on {run_info.get('threads')} "
-              f"thread(s). Full config, package versions and timings: `run.json`.", ""]
+    workers = run_info.get("workers", 1)
+    on = (f"{workers} worker processes of one thread each (the training runs and fits), then one "
+          f"process reading them" if workers > 1 else f"{run_info.get('threads')} thread(s)")
+    lines += ["## Run", "", f"Wall time {run_info.get('seconds', 0):.0f} s on {on}. Full config, "
+              f"package versions and timings: `run.json`.", ""]
     path = Path(folder) / "REPORT.md"
     path.write_text("\n".join(lines))
     return path

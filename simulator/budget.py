@@ -370,6 +370,18 @@ def estimate_runs(cfgs: Sequence[RunConfig], models=NETWORK_MODELS,
     return Budget(items=items, madds=madds)
 
 
+def with_workers(budget: Budget, cell: Budget, workers: int) -> Budget:
+    """``budget`` (the main process, which ends up holding every run) plus ``workers``
+    processes each holding one cell ``cell`` at its peak (``fpsim verify --workers``: the
+    prefetch workers of theorems/prefetch.py), all counted at once."""
+    if workers <= 1:
+        return budget
+    one = cell.peak_bytes
+    params = cell.largest_item().params
+    item = CostItem(f"{workers} prefetch workers × one run at its peak", workers * one, "held", params)
+    return Budget(items=budget.items + [item], madds=budget.madds)
+
+
 def available_memory() -> tuple[int, str]:
     """(bytes, where from): MemAvailable of /proc/meminfo, or :data:`DEFAULT_CAP_BYTES`."""
     try:

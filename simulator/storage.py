@@ -141,11 +141,13 @@ PACKAGES = ("numpy", "scipy", "numba", "llvmlite", "pandas", "matplotlib", "tqdm
             "threadpoolctl", "hypothesis", "pytest")
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+def peak_rss_mib(children: bool = False) -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes);
+    ``children``: of the largest of its finished child processes (e.g. prefetch workers)."""
     import resource
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    peak = resource.getrusage(who).ru_maxrss
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 

@@ -10,6 +10,10 @@ from threadpoolctl import threadpool_limits
 
 
 def available_cores() -> int:
+    """Cores this process may use: FPSIM_WORKER_CORES when a parent process split the machine
+    between workers (theorems/prefetch.py), else the CPU affinity."""
+    if os.environ.get("FPSIM_WORKER_CORES"):
+        return max(1, int(os.environ["FPSIM_WORKER_CORES"]))
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux

@@ -31,6 +31,7 @@ from simulator.realdata.experiment import RealConfig, load_task, run_real
 from .common import CheckResult, Quantity, script_main
 
 CLAIM = "purification_real"
+KINDS: list = []  # no model of the synthetic regime: its networks train on images (run_real)
 
 # The quick regime runs on scikit-learn's 8×8 digits (3 vs 8, always installed) so the
 # command works without Fashion-MNIST; its radii are scaled to 64 pixels.

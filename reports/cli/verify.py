@@ -40,6 +40,10 @@ def register(sub) -> None:
                    help="continue the run interrupted in DIR.partial: finished training runs and "
                         "lower-bound fits are read back, not redone (same flags as the first run)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that compute the checks' training runs and fits in parallel, "
+                        "one thread each (default: the number of cores; 1: one process using "
+                        "every core)")
     add_memory_flag(p)
     p.set_defaults(func=cmd_verify)
 
@@ -54,7 +58,7 @@ def _parse_list(text, allowed, name):
 
 
 def cmd_verify(args) -> int:
-    from simulator.budget import check_budget, estimate_runs
+    from simulator.budget import check_budget, estimate_cell, estimate_runs, with_workers
     from simulator.models import MODELS, NETWORK_MODELS
     from simulator.norms import NORMS
     from simulator.pipeline import RunCache
@@ -65,6 +69,11 @@ def cmd_verify(args) -> int:
 
     if args.seeds < 1:
         raise ConfigError(f"The '--seeds' option must be an int in the range [1, inf). Got {args.seeds} instead.")
+    cores = available_cores()
+    workers = cores if args.workers is None else args.workers
+    if not 1 <= workers <= cores:
+        raise ConfigError(f"The '--workers' option must be an int in the range [1, {cores}] (the cores "
+                          f"of this machine). Got {args.workers} instead.")
     modules = CHECKS | EXTRA_CHECKS  # extra checks run only when --only names them
     claims = _parse_list(args.only, modules, "only") if args.only is not None else list(CHECKS)
     norms = _parse_list(args.norms, NORMS, "norms")
@@ -77,9 +86,11 @@ def cmd_verify(args) -> int:
     seeds = list(range(args.seeds))
     kinds = [k for k in MODELS if any(k in getattr(modules[c], "KINDS", NETWORK_MODELS)
                                       for c in claims)]
-    check_budget(estimate_runs([regime.config_for(s, n) for s in seeds for n in norms],
-                               models=kinds, lower_bounds=regime.lower_bounds.to_dict()),
-                 memory_limit(args))  # before anything is allocated or created
+    lb = regime.lower_bounds.to_dict()
+    estimate = estimate_runs([regime.config_for(s, n) for s in seeds for n in norms], models=kinds,
+                             lower_bounds=lb)
+    cell = estimate_cell(regime.config_for(0, norms[0]), kinds, lb)
+    check_budget(with_workers(estimate, cell, workers), memory_limit(args))  # before anything is allocated
     if args.resume and args.out is None:
         raise ConfigError("--resume needs the --out folder of the interrupted run.")
     out = Path(args.out or f"runs/verify-{regime.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -91,8 +102,13 @@ def cmd_verify(args) -> int:
     # --resume redoes no finished training run or lower-bound fit
     cache = RunCache(staging / "cache")
     jobs = [(c, n) for c in claims for n in norms]
-    bar = tqdm(jobs, desc="fpsim verify", disable=args.no_progress, unit="check")
+    prefetched = {}
+    parallel = {"workers": workers, "prefetch_seconds": prefetched}
+    claim, norm = "prefetch", "-"
     try:
+        if workers > 1:
+            _prefetch(regime, modules, claims, seeds, norms, cache, workers, prefetched, args.no_progress)
+        bar = tqdm(jobs, desc="fpsim verify", disable=args.no_progress, unit="check")
         for claim, norm in bar:
             bar.set_postfix_str(f"{claim} [{norm}]")
             t = time.perf_counter()
@@ -106,10 +122,13 @@ def cmd_verify(args) -> int:
         status = "interrupted"
     except Exception as exc:  # keep what finished, say what broke, then fail loudly
         status = f"crashed in {claim} [{norm}]: {type(exc).__name__}: {exc}"
-        _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache)
+        _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache,
+                       parallel)
         raise
-    bar.close()
-    summary = _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache)
+    else:
+        bar.close()
+    summary = _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache,
+                       parallel)
     if status == "interrupted":
         print(f"\nfpsim verify: interrupted; finished work kept in {staging} (continue with: "
               f"fpsim verify --resume --out {out} and the same flags)", file=sys.stderr)
@@ -123,23 +142,50 @@ def cmd_verify(args) -> int:
     return 0 if failed.empty else 1
 
 
-def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache):
-    """summary.csv, figures, REPORT.md and run.json for the checks finished so far."""
+def _write_partial(staging, results, regime, seeds, claims, norms, threads, t0, status, cache,
+                   parallel=None):
+    """summary.csv, figures, REPORT.md and run.json for the checks finished so far.
+
+    ``parallel``: {"workers": n, "prefetch_seconds": {task: s}} when worker processes computed
+    the runs (the checks' own seconds then count only reading them back)."""
     from simulator.storage import environment, peak_rss_mib
 
     summary = write_summary(staging, results)
     figures = _figures(staging, regime, norms, cache, results) if results else {}
-    info = {"seeds": seeds, "seconds": time.perf_counter() - t0, "threads": threads}
+    parallel = parallel or {"workers": 1, "prefetch_seconds": {}}
+    info = {"seeds": seeds, "seconds": time.perf_counter() - t0, "threads": threads,
+            "workers": parallel["workers"]}
     write_report(staging, summary, regime, figures, info, status)
     storage.write_json(staging / "run.json", {
         "status": status, "command": "verify", "argv": sys.argv, "regime": regime.name,
         "tau_star": {n: regime.tau_for(n) for n in norms}, "seeds": seeds, "claims": claims, "norms": norms,
         "config": regime.run.to_dict(), "lower_bounds": regime.lower_bounds.to_dict(), "threads": threads,
+        "workers": parallel["workers"],
+        "threads_per_worker": 1 if parallel["workers"] > 1 else threads,
+        "prefetch_seconds": parallel["prefetch_seconds"],
         "timings_seconds": {f"{r.claim}[{r.norm}]": r.seconds for r in results} | {"total": info["seconds"]},
         "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib_largest_worker": peak_rss_mib(children=True),
         "environment": environment(),
     })
     return summary
+
+
+def _prefetch(regime, modules, claims, seeds, norms, cache, workers, prefetched, quiet) -> None:
+    """The checks' training runs and fits, computed by ``workers`` one-thread processes into the
+    cache folder (theorems/prefetch.py); ``prefetched`` gets each task's seconds."""
+    from theorems.prefetch import prefetch, tasks
+
+    todo = tasks(modules, claims, seeds)
+    bar = tqdm(total=len(todo), desc=f"runs on {workers} workers", disable=quiet, unit="run")
+
+    def done(task, seconds):
+        prefetched[f"{task[0]}[seed {task[1]}]"] = seconds
+        bar.update()
+        tqdm.write(f"  {task[0]}, seed {task[1]}: {seconds:.0f} s")
+
+    prefetch(regime, modules, claims, seeds, norms, cache.directory, workers, on_done=done)
+    bar.close()
 
 
 def _one_line(res) -> str:
