@@ -1,6 +1,6 @@
 """Profile one seed of the lower-bound checks (claim 3) at a regime, in CPU time.
 
-Usage: python benchmarks/profile_lower_bounds.py KIND NORM [--quick] [--seed S] [--top N]
+Usage: python benchmarks/profile_lower_bounds.py KIND NORM [--quick | --regime NAME] [--seed S] [--top N]
 
 Runs ``theorems.lower_bounds.lower_bound_rows`` for the clean and the adversarial model of
 KIND (the clean fit is shared through the RunCache, as in ``fpsim verify``), under cProfile
@@ -18,21 +18,22 @@ import time
 
 from simulator.pipeline import RunCache
 from theorems.lower_bounds import lower_bound_rows
-from theorems.regime import regime_for
+from theorems.regime import REGIMES
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("kind")
     ap.add_argument("norm", choices=("l2", "linf"))
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="= --regime quick")
+    ap.add_argument("--regime", default="default", choices=sorted(REGIMES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--top", type=int, default=0, help="print the N top functions (0: no profile)")
     ap.add_argument("--variants", default="clean,adv")
     ap.add_argument("--fit-only", action="store_true",
                     help="time the clean and adversarial fits only (no attack evaluation)")
     args = ap.parse_args(argv)
-    regime = regime_for(args.quick)
+    regime = REGIMES["quick" if args.quick else args.regime]
     if args.fit_only:
         return _fit_only(regime, args)
     cache = RunCache()
