@@ -54,3 +54,15 @@ def test_verify_rejects_an_unknown_or_conflicting_regime(tmp_path, capsys):
     assert "'--regime' option must be one of ['default', 'legacy-2x', 'quick']" in capsys.readouterr().err
     assert main(["verify", "--quick", "--regime", "default", "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_verify_rejects_a_worker_count_outside_the_cores(tmp_path, capsys):
+    from reports.cli import main
+    from simulator.threads import available_cores
+
+    for bad in ("0", str(available_cores() + 1)):
+        assert main(["verify", "--quick", "--workers", bad, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert f"'--workers' option must be an int in the range [1, {available_cores()}]" in err
+        assert f"Got {bad} instead" in err
+    assert not (tmp_path / "o").exists()
