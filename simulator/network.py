@@ -154,7 +154,8 @@ def logistic_step(W, b, X, y, step_size, kernels=K, skip_inactive=None) -> float
 # such a difference into another end point.  Calls on stacks of exactly ROW_BLOCK rows (the
 # last one zero-padded) give every row the same bits whatever batch it is in: checked for
 # float32 / float64, widths 384–4096, d = 128–2048, 1 and 2 threads, by
-# tests/unit/test_row_invariance.py; they cost 2–3× one large GEMM (benchmarks/RESULTS.md).
+# tests/unit/test_row_invariance.py; they cost 1.5–4.5× one large GEMM (benchmarks/row_invariance.py,
+# benchmarks/RESULTS.md).
 ROW_BLOCK = 8
 
 
