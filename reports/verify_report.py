@@ -43,15 +43,21 @@ def _radii_table(summary: pd.DataFrame, regime) -> list:
 
 # The committed asymptotic study (fpsim scaling, issue 12 §2) of the default regime's recipe:
 # same-radius FGM at τ = 0.15, η_adv = 4, k = d^0.4, with m = 2d at d = 256 … 2048.
-ASYMPTOTIC_REPORT = (Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "scaling_claims"
-                     / "SCALING_CLAIMS.md")
+_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+ASYMPTOTIC_REPORT = _RESULTS / "scaling_claims" / "SCALING_CLAIMS.md"
+# Its pilot: the network claims only, 2 seeds, d = 256 … 1024.
+PILOT_REPORT = _RESULTS / "scaling_claims_pilot" / "SCALING_CLAIMS.md"
 
 
-def _asymptotic_lines(regime, report: Path = ASYMPTOTIC_REPORT) -> list:
+def _asymptotic_lines(regime, report: Path = ASYMPTOTIC_REPORT, pilot: Path = PILOT_REPORT) -> list:
     """Where the trend of each claim across d is (for the regime whose recipe it scales)."""
     if regime.name != "default":
         return []
     if not report.exists():
+        if pilot.exists():
+            return ["Across d: the full asymptotic study is not committed yet; its pilot (the "
+                    "network claims only, 2 seeds, d = 256 … 1024, same recipe with m = 2d) is: "
+                    f"[{pilot.name}]({pilot.as_uri()}) (`{pilot}`).", ""]
         return ["Across d: no asymptotic report is committed yet (`fpsim scaling`, "
                 "docs/scaling_claims.md).", ""]
     return [f"Across d: every claim's value per d, its trend in log d and its asymptotic verdict "

@@ -119,10 +119,13 @@ def test_report_links_the_asymptotic_study_of_the_default_regime_only(tmp_path):
     from reports.verify_report import _asymptotic_lines
     from theorems.regime import REGIMES
 
-    study = tmp_path / "SCALING_CLAIMS.md"
-    assert "no asymptotic report" in _asymptotic_lines(REGIMES["default"], study)[0]
+    study, pilot = tmp_path / "SCALING_CLAIMS.md", tmp_path / "pilot.md"
+    assert "no asymptotic report" in _asymptotic_lines(REGIMES["default"], study, pilot)[0]
+    pilot.write_text("# pilot")
+    line = _asymptotic_lines(REGIMES["default"], study, pilot)[0]
+    assert "pilot" in line and pilot.as_uri() in line
     study.write_text("# study")
-    line = _asymptotic_lines(REGIMES["default"], study)[0]
+    line = _asymptotic_lines(REGIMES["default"], study, pilot)[0]
     assert study.as_uri() in line and "HOLDS IN THE LIMIT" in line
     assert _asymptotic_lines(REGIMES["quick"], study) == []
     assert _asymptotic_lines(REGIMES["legacy-2x"], study) == []  # another recipe
