@@ -25,9 +25,9 @@ from pathlib import Path
 from simulator.models import MODELS, NETWORK_MODELS
 from simulator.sweeps.worker import init_worker, worker_environment
 
-# Relative cost of one task, to start the longest first (measured at the default regime,
-# CPU seconds per seed and both norms: networks ≈ 250, poly3 ≈ 260, ntk ≈ 230, poly2 ≈ 110,
-# linear ≈ 45; order only, not a budget).
+# Tasks start longest first.  One-thread seconds per seed and both norms, measured by the
+# default `fpsim verify` at c2f7803 (run.json, prefetch_seconds): networks 257–286, poly3
+# 183–201, ntk 127–135, poly2 61–64, linear 10–11, linear_oracle 2.  Order only, not a budget.
 _ORDER = {"networks": 0, "poly3": 1, "ntk": 2, "poly2": 3, "linear": 4, "linear_oracle": 5}
 
 
