@@ -82,7 +82,7 @@ def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run
         f"Status: **{status}**. Regime `{regime.name}`: d = {d.input_dim}, k = {d.sparsity:g}, "
         f"σ = {d.noise:g}, m = {cfg.network.width}, θ = {cfg.network.threshold:g}, "
         f"clean steps {cfg.train.clean_steps}, FGM steps {cfg.train.adv_steps} at training radius "
-        f"{cfg.train.adv_tau:g}, batch {cfg.train.batch_size}, step sizes {cfg.train.step_size:g} / "
+        f"{regime.config_for(0, 'l2').train.adv_tau:g}, batch {cfg.train.batch_size}, step sizes {cfg.train.step_size:g} / "
         f"{cfg.train.adv_step_size:g}. FGSM (ℓ∞) training at "
         f"τ = {regime.config_for(0, 'linf').train.adv_tau:g}/√d. Claims checked at τ* = {regime.tau_for('l2'):g} (ℓ2) "
         f"and τ∞* = {regime.tau_for('linf'):g}/√d = {regime.tau_for('linf') / d.input_dim ** 0.5:.4g} (ℓ∞). Seeds: {run_info.get('seeds')}. "
