@@ -38,12 +38,16 @@ def test_pre_activations_of_a_row_do_not_depend_on_the_batch(dtype, width, d):
 
 
 def test_plain_blas_products_do_depend_on_the_batch():
-    """The reason for the above: without it, some subset differs (else the test is moot)."""
+    """The reason for the above: with plain BLAS some subset's rows differ (measured on every
+    shape tried here, benchmarks/row_invariance.py); skipped where the BLAS happens not to."""
     rng = np.random.default_rng(0)
     W = rng.standard_normal((1536, 512)).astype(np.float32)
     X = rng.standard_normal((600, 512)).astype(np.float32)
     H = X @ W.T
-    assert any(not np.array_equal(X[idx] @ W.T, H[idx]) for idx in _subsets(600, rng))
+    if all(np.array_equal(X[idx] @ W.T, H[idx]) for idx in _subsets(600, rng)):
+        # a property of the machine's BLAS, not of fpsim: say so rather than fail or pass silently
+        pytest.skip("this BLAS gives a row the same bits in any batch: the row-invariance tests "
+                    "above cannot tell the stacked product from a plain one here")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
