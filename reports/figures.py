@@ -130,9 +130,12 @@ def feature_profiles(C_clean: np.ndarray, C_adv: np.ndarray, w_star: np.ndarray,
             c = C[i, order] / np.linalg.norm(C[i])
             ax = axes[row, col]
             ax.bar(np.arange(c.size), c, width=1.0, color=list(colours))
+            # one bar of 512 is under a pixel wide: draw the own feature as a stem with a dot
+            ax.plot([0, 0], [0, c[0]], color="k", lw=1.5)
+            ax.plot([0], [c[0]], "o", color="k", ms=4)
             ax.axhline(0, color="k", lw=0.5)
             ax.set_title(f"neuron {i}, {name}", fontsize=8)
-            ax.set_xlim(-1, c.size)
+            ax.set_xlim(-c.size // 40, c.size)
             ax.tick_params(labelsize=7)
             if row == 1:
                 ax.set_xlabel("feature index j (own first, then w*_j = +1, then −1)", fontsize=7)
