@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error(f"The '--repeats' option must be an int in the range [1, inf). Got {args.repeats} instead.")
     rows = []
     for threads in (1, 2):
         with threadpool_limits(limits=threads, user_api="blas"):
