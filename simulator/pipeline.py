@@ -33,6 +33,7 @@ from .attacks import AttackSettings, robust_accuracy_table
 from .certification.relaxation import certified_margin
 from .config import ConfigError, RunConfig
 from .data import Batch, SparseCodingProblem
+from .interrupts import checkpoint
 from .metrics import dense_mixture_share, purification_measures
 from .models import MODEL_KINDS
 from .network import ThresholdNetwork, ideal_network, init_weights
@@ -424,6 +425,7 @@ def evaluate(models: Mapping, problem: SparseCodingProblem, test: Batch, cfg: Ru
     settings = attack_settings(cfg)
     e = cfg.eval
     for name, model in models.items():
+        checkpoint()
         t = time.perf_counter()
         model_rng = rng(name) if callable(rng) else rng
         for norm in e.norms:

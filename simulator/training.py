@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .config import ConfigError, NetworkConfig, TrainConfig
 from .feature_path import FeatureCoordinates, code_batches, use_feature_path
+from .interrupts import checkpoint
 from .kernels import network as K
 from .network import logistic_step, margin_gradient, thresholds, weight_limit, weights_in_range
 from .norms import project, radius_in_norm, random_in_ball, steepest_step
@@ -239,6 +240,7 @@ def train_clean(W0, problem, net_cfg: NetworkConfig, train_cfg: TrainConfig,
     t0 = time.perf_counter()
     for step in tqdm(range(steps), desc="clean training", disable=not train_cfg.progress,
                      leave=False, mininterval=1.0):
+        checkpoint()  # a Ctrl-C swallowed by a finaliser stops the run here
         if _is_snapshot_step(step, every):  # W itself before the first step: exact even on the feature path
             result.snapshots[step] = current_weights() if step else W.copy()
         try:
@@ -306,6 +308,7 @@ def train_adversarial(W_start, problem, net_cfg: NetworkConfig, train_cfg: Train
     t0 = time.perf_counter()
     for step in tqdm(range(steps), desc=f"{train_cfg.adv_attack} training",
                      disable=not train_cfg.progress, leave=False, mininterval=1.0):
+        checkpoint()
         if _is_snapshot_step(step, every):
             result.snapshots[step] = W.copy()
         X, y = src.next()

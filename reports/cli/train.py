@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from simulator import storage
+from simulator.interrupts import remembered_sigint
 
 from .config_flags import (add_config_flags, add_memory_flag, build_config, config_flags_given,
                            memory_limit)
@@ -89,7 +90,8 @@ def cmd_train(args) -> int:
 
     write_record(None, "running")
     try:
-        res = run_networks(cfg, cache=cache, on_phase=on_phase)
+        with remembered_sigint():  # a Ctrl-C swallowed inside numba's compiler still stops the run
+            res = run_networks(cfg, cache=cache, on_phase=on_phase)
     except TrainingDivergedError as exc:
         write_record(record.get("res"), f"diverged: {exc}")
         print(f"fpsim train: {exc}", file=sys.stderr)

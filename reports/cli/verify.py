@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from simulator.config import ConfigError
 
 from simulator import storage
+from simulator.interrupts import remembered_sigint
 
 from .config_flags import add_memory_flag, memory_limit
 from ..verify_report import write_report, write_summary
@@ -106,18 +107,20 @@ def cmd_verify(args) -> int:
     parallel = {"workers": workers, "prefetch_seconds": prefetched}
     claim, norm = "prefetch", "-"
     try:
-        if workers > 1:
-            _prefetch(regime, modules, claims, seeds, norms, cache, workers, prefetched, args.no_progress)
-        bar = tqdm(jobs, desc="fpsim verify", disable=args.no_progress, unit="check")
-        for claim, norm in bar:
-            bar.set_postfix_str(f"{claim} [{norm}]")
-            t = time.perf_counter()
-            res = modules[claim].run(regime, seeds=seeds, norm=norm, cache=cache)
-            res.seconds = time.perf_counter() - t
-            results.append(res)
-            res.write_csv(staging)
-            write_summary(staging, results)  # kept current, so an interruption loses nothing finished
-            tqdm.write(_one_line(res))
+        with remembered_sigint():  # a Ctrl-C swallowed inside numba's compiler still stops the run
+            if workers > 1:
+                _prefetch(regime, modules, claims, seeds, norms, cache, workers, prefetched,
+                          args.no_progress)
+            bar = tqdm(jobs, desc="fpsim verify", disable=args.no_progress, unit="check")
+            for claim, norm in bar:
+                bar.set_postfix_str(f"{claim} [{norm}]")
+                t = time.perf_counter()
+                res = modules[claim].run(regime, seeds=seeds, norm=norm, cache=cache)
+                res.seconds = time.perf_counter() - t
+                results.append(res)
+                res.write_csv(staging)
+                write_summary(staging, results)  # kept current, so an interruption loses nothing finished
+                tqdm.write(_one_line(res))
     except KeyboardInterrupt:
         status = "interrupted"
     except Exception as exc:  # keep what finished, say what broke, then fail loudly
