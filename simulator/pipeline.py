@@ -30,7 +30,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .attacks import AttackSettings, robust_accuracy_table
-from .certification.relaxation import certified_margin
+from .certification.relaxation import certified_margins
 from .config import ConfigError, RunConfig
 from .data import Batch, SparseCodingProblem
 from .interrupts import checkpoint
@@ -393,7 +393,7 @@ def certified_accuracies(model, test: Batch, radii, norm: str) -> tuple[str, lis
         margins = [model.robust_margin(test.X, test.y, r, norm) for r in radii]
     elif isinstance(model, ThresholdNetwork):
         label = "certified"
-        margins = [certified_margin(model.W, model.b, test.X, test.y, r, norm) for r in radii]
+        margins = certified_margins(model.W, model.b, test.X, test.y, radii, norm)
     else:
         return None
     M = np.maximum.accumulate(np.array(margins)[::-1], axis=0)[::-1]

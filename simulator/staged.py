@@ -28,7 +28,7 @@ import numpy as np
 from .attacks import AttackSettings, robust_accuracy_table
 from .certification.bab import (DEFAULT_MAX_UNSTABLE, DEFAULT_TIME_LIMIT, ROUNDING_RTOL,
                                  decide_samples)
-from .certification.relaxation import certified_margin
+from .certification.relaxation import certified_margins
 from .network import ThresholdNetwork
 from .norms import dual_norms
 
@@ -109,7 +109,7 @@ def staged_robust_accuracy_table(model, problem, batch, radii, norm, settings: A
     W = np.asarray(model.W, dtype=np.float64)
     b = np.asarray(model.b, dtype=np.float64)
     t0 = time.perf_counter()
-    margins = np.array([certified_margin(W, b, X, y, r, norm) for r in radii])
+    margins = certified_margins(W, b, X, y, radii, norm)
     # A sample certified at a larger radius is certified at every smaller one.
     envelope = np.maximum.accumulate(margins[::-1], axis=0)[::-1]
     skip = np.array([envelope[k] > float_error_bound(W, b, X, r, norm, model.W.dtype)

@@ -24,6 +24,7 @@ rounding of relative size ~1e-16 * width.
 
 
 import numpy as np
+import scipy.sparse
 
 from ..kernels.certify import soft_threshold_lower_lines
 from ..norms import NORM, dual_norms
@@ -127,19 +128,54 @@ def _rule_bounds(W, b, X, y, radius, norm):
         unstable-zero, unstable-one, adaptive; see ``simulator/kernels/certify.py``). Every row
         is a sound lower bound on min over the ball of y * f(x + delta).
     """
+    return _rule_bounds_at_radii(W, b, X, y, [radius], norm)[0]
+
+
+def _rule_bounds_at_radii(W, b, X, y, radii, norm):
+    """:func:`_rule_bounds` at several radii, shape (n_radii, 4, n_samples): the
+    pre-activations y X Wᵀ, which do not depend on the radius, are formed once per chunk."""
     width = W.shape[0]
-    rho = radius * dual_norms(W, norm)
+    dual = dual_norms(W, norm)
     rows_per_chunk = max(1, _CHUNK_ELEMENTS // (4 * width))
-    bounds = np.empty((4, X.shape[0]))
+    bounds = np.empty((len(radii), 4, X.shape[0]))
     for start in range(0, X.shape[0], rows_per_chunk):
         rows = slice(start, start + rows_per_chunk)
         t = y[rows, None] * (X[rows] @ W.T)
-        slopes, intercepts = soft_threshold_lower_lines(t, rho, b)
-        for rule in range(slopes.shape[0]):
-            # sum_i a_i w_i for every sample of the chunk at once: one BLAS matmul per rule.
-            direction = slopes[rule] @ W
-            bounds[rule, rows] = intercepts[rule].sum(axis=1) - radius * dual_norms(direction, norm)
+        for k, radius in enumerate(radii):
+            slopes, intercepts = soft_threshold_lower_lines(t, radius * dual, b)
+            for rule, direction in enumerate(_rule_directions(slopes, W)):
+                bounds[k, rule, rows] = (intercepts[rule].sum(axis=1)
+                                         - radius * dual_norms(direction, norm))
     return bounds
+
+
+# Above this share of unstable (sample, neuron) pairs the rules' directions are four dense
+# products; below it, one dense product and a sparse one per rule (benchmarks/RESULTS.md).
+_SPARSE_UNSTABLE_SHARE = 0.03
+
+
+def _rule_directions(slopes, W):
+    """Yield sum_i a_i w_i for each rule in turn, shape (n_samples, input_dim).
+
+    The rules differ only at unstable neurons: a stable one takes its piece's exact slope in
+    every rule (rule 1 gives an unstable one 0, rule 2 gives it 1).  So with few unstable pairs
+    the directions are the common part (rule 1's, one GEMM) plus a sparse product over the
+    unstable pairs for each other rule — the same sums in another order.
+    """
+    base = slopes[1]
+    r_idx, c_idx = np.nonzero(slopes[2] != base)  # the unstable (sample, neuron) pairs
+    if r_idx.size > _SPARSE_UNSTABLE_SHARE * base.size:
+        for rule in range(slopes.shape[0]):
+            yield slopes[rule] @ W
+        return
+    common = base @ W
+    for rule in range(slopes.shape[0]):
+        if rule == 1 or not r_idx.size:
+            yield common
+            continue
+        extra = scipy.sparse.csr_matrix((slopes[rule][r_idx, c_idx], (r_idx, c_idx)),
+                                        shape=base.shape)
+        yield common + extra @ W
 
 
 def certified_margin(W, b, X, y, radius, norm):
@@ -176,6 +212,21 @@ def certified_margin(W, b, X, y, radius, norm):
     """
     arrays = _check_samples(W, b, X, y, radius, norm, "certified_margin")
     return _rule_bounds(*arrays).max(axis=0)
+
+
+def certified_margins(W, b, X, y, radii, norm):
+    """:func:`certified_margin` at each radius of ``radii``, shape (n_radii, n_samples): the
+    same values, with the radius-free product X Wᵀ formed once instead of once per radius.
+
+    Parameters are those of ``certified_margin``, with ``radii`` a sequence of radii >= 0.
+    """
+    radii = list(radii)
+    if not radii:
+        raise ValueError("The 'radii' parameter of certified_margins must be a non-empty sequence "
+                         "of radii >= 0. Got an empty one instead.")
+    radii = [_check_nonnegative_float(r, "radii", "certified_margins") for r in radii]
+    W, b, X, y, _, norm = _check_samples(W, b, X, y, radii[0], norm, "certified_margins")
+    return _rule_bounds_at_radii(W, b, X, y, radii, norm).max(axis=1)
 
 
 def certified_accuracy(W, b, X, y, radius, norm):

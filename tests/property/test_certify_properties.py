@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.certification.relaxation import _rule_bounds, certified_margin, dual_norms
+from simulator.certification.relaxation import _rule_bounds, certified_margin, certified_margins, dual_norms
 from simulator.certification.exact import (
     _bound_relaxed_node,
     _envelope_slopes,
@@ -390,3 +390,55 @@ def test_exact_l2_matches_dense_sampling_of_the_disk(net, radius):
         reference = l2_disk_minimum(W, b, x, yi, radius)
     result = exact_worst_case(W, b, x, yi, radius, "l2")
     assert abs(result.min_margin - reference) <= result.tolerance
+
+
+# ---------------------------------------------------------------- several radii, sparse directions
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), norm=st.sampled_from(NORMS),
+       width=st.integers(1, 40), d=st.integers(1, 12), n=st.integers(1, 30))
+def test_certified_margins_at_several_radii_equal_one_radius_at_a_time(seed, norm, width, d, n):
+    """The multi-radius entry point gives exactly the single-radius bounds (same arithmetic)."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((width, d))
+    b = rng.uniform(0, 1, width)
+    X = rng.standard_normal((n, d))
+    y = rng.choice([-1.0, 1.0], n)
+    radii = [0.0, 0.05, 0.3, 1.0]
+    M = certified_margins(W, b, X, y, radii, norm)
+    assert M.shape == (len(radii), n)
+    for k, r in enumerate(radii):
+        np.testing.assert_array_equal(M[k], certified_margin(W, b, X, y, r, norm))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), norm=st.sampled_from(NORMS), radius=st.floats(0.0, 2.0))
+def test_sparse_rule_directions_equal_the_dense_products(seed, norm, radius):
+    """With few unstable pairs the rules' directions come from one dense and one sparse product
+    per rule; forced either way they agree up to float64 rounding, and so do the bounds."""
+    import simulator.certification.relaxation as Rl
+
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((30, 8))
+    b = rng.uniform(0, 2, 30)
+    X = rng.standard_normal((20, 8))
+    y = rng.choice([-1.0, 1.0], 20)
+    old = Rl._SPARSE_UNSTABLE_SHARE
+    try:
+        Rl._SPARSE_UNSTABLE_SHARE = 2.0  # always sparse
+        sparse = _rule_bounds(W, b, X, y, radius, norm)
+        Rl._SPARSE_UNSTABLE_SHARE = -1.0  # always dense
+        dense = _rule_bounds(W, b, X, y, radius, norm)
+    finally:
+        Rl._SPARSE_UNSTABLE_SHARE = old
+    scale = np.array([term_size(W, b, X[i], y[i], radius, norm) for i in range(20)])
+    np.testing.assert_array_less(np.abs(sparse - dense), np.broadcast_to(SOUND_RTOL * scale + 1e-300, dense.shape))
+
+
+def test_certified_margins_refuses_bad_radii():
+    W, b, X, y = np.ones((2, 3)), np.zeros(2), np.ones((4, 3)), np.ones(4)
+    with pytest.raises(ValueError, match="'radii'.*non-empty"):
+        certified_margins(W, b, X, y, [], "l2")
+    with pytest.raises(ValueError, match="radii"):
+        certified_margins(W, b, X, y, [0.1, -1.0], "l2")
