@@ -146,6 +146,7 @@ def _rule_bounds_at_radii(W, b, X, y, radii, norm):
             for rule, direction in enumerate(_rule_directions(slopes, W)):
                 bounds[k, rule, rows] = (intercepts[rule].sum(axis=1)
                                          - radius * dual_norms(direction, norm))
+            del slopes, intercepts  # before the next radius's are allocated
     return bounds
 
 
@@ -163,11 +164,14 @@ def _rule_directions(slopes, W):
     unstable pairs for each other rule — the same sums in another order.
     """
     base = slopes[1]
-    r_idx, c_idx = np.nonzero(slopes[2] != base)  # the unstable (sample, neuron) pairs
-    if r_idx.size > _SPARSE_UNSTABLE_SHARE * base.size:
+    unstable = slopes[2] != base  # the unstable (sample, neuron) pairs
+    if np.count_nonzero(unstable) > _SPARSE_UNSTABLE_SHARE * base.size:
+        del unstable
         for rule in range(slopes.shape[0]):
             yield slopes[rule] @ W
         return
+    r_idx, c_idx = np.nonzero(unstable)  # few: their indices take little memory
+    del unstable
     common = base @ W
     for rule in range(slopes.shape[0]):
         if rule == 1 or not r_idx.size:
