@@ -8,9 +8,20 @@ Fashion-MNIST data and about 24 min a seed on 2 cores; the low-rank check trains
 networks per seed and norm (about 12–15 min each at the default regime, measured under load).
 """
 
-from . import (clean_not_robust, fgm_robust, linear_lower_bound, ntk_lower_bound,
-               low_rank_update, polynomial_lower_bound, purification, purification_real)
+import importlib
 
-CHECKS = {m.CLAIM: m for m in (clean_not_robust, fgm_robust, purification, linear_lower_bound,
-                                polynomial_lower_bound, ntk_lower_bound)}
-EXTRA_CHECKS = {m.CLAIM: m for m in (low_rank_update, purification_real)}
+_CHECK_MODULES = ("clean_not_robust", "fgm_robust", "purification", "linear_lower_bound",
+                  "polynomial_lower_bound", "ntk_lower_bound")
+_EXTRA_MODULES = ("low_rank_update", "purification_real")
+
+
+def __getattr__(name):
+    """CHECKS and EXTRA_CHECKS are built on first use, not when the package is imported: so
+    ``python -m theorems.<claim>`` runs its module once, as __main__, instead of finding it
+    already imported by this package (runpy's "found in sys.modules" warning)."""
+    if name in ("CHECKS", "EXTRA_CHECKS"):
+        mods = _CHECK_MODULES if name == "CHECKS" else _EXTRA_MODULES
+        value = {m.CLAIM: m for m in (importlib.import_module(f"{__name__}.{n}") for n in mods)}
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

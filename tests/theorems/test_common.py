@@ -129,3 +129,19 @@ def test_report_links_the_asymptotic_study_of_the_default_regime_only(tmp_path):
     assert study.as_uri() in line and "HOLDS IN THE LIMIT" in line
     assert _asymptotic_lines(REGIMES["quick"], study) == []
     assert _asymptotic_lines(REGIMES["legacy-2x"], study) == []  # another recipe
+
+
+def test_a_claim_module_runs_as_a_script_without_runpy_warning():
+    """`python -m theorems.<claim>` must not find its module already imported by the package
+    (runpy warns that this "may result in unpredictable behaviour"): CHECKS is built lazily."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m",
+                           "theorems.linear_lower_bound", "--help"], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: python -m theorems.linear_lower_bound" in proc.stdout
+    assert "found in sys.modules" not in proc.stderr
