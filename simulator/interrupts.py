@@ -38,9 +38,13 @@ def pending() -> bool:
 @contextmanager
 def remembered_sigint():
     """While inside, SIGINT raises KeyboardInterrupt and is remembered for :func:`checkpoint`.
-    Outside the main thread (where signals cannot be handled) it changes nothing."""
+    Outside the main thread (where signals cannot be handled), or where SIGINT is ignored, it
+    changes nothing."""
     global _pending
-    if threading.current_thread() is not threading.main_thread():
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        # a process started to ignore Ctrl-C (nohup, a background job of a script) keeps
+        # ignoring it, as Python itself does
         yield
         return
     _pending = False

@@ -35,6 +35,13 @@ def _env():
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 
 
+def _ctrl_c_default():
+    """preexec_fn of the children these tests interrupt: SIGINT as a terminal gives it, even
+    where the harness runs the tests with SIGINT ignored (a background job of a script), which
+    the child would inherit and keep (the CLIs honour an ignored Ctrl-C, as nohup expects)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # ---------------------------------------------------------------- sizes, folders, flags (fast)
 
 
@@ -130,7 +137,8 @@ def _train_cmd(out, *extra):
 def test_an_interrupted_train_keeps_what_it_finished_and_resumes_to_the_same_bytes(tmp_path):
     out = tmp_path / "run"
     staging = tmp_path / "run.partial"
-    proc = subprocess.Popen(_train_cmd(out), env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_train_cmd(out), env=_env(), cwd=ROOT, preexec_fn=_ctrl_c_default,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while True:  # interrupt once the clean phase is on disk, inside the adversarial phase
@@ -198,6 +206,7 @@ def _slow_sweep(tmp_path):
     cmd = [sys.executable, "-m", "reports.cli", "sweep", str(grid), "--out", str(out),
            "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, env=_env(), cwd=ROOT, start_new_session=True,
+                            preexec_fn=_ctrl_c_default,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while len([c for c in _children(proc.pid) if _alive(c)]) < 2:

@@ -34,7 +34,16 @@ def _swallow_a_ctrl_c():
     del obj  # the KeyboardInterrupt raised in __del__ does not propagate
 
 
-def test_a_swallowed_interrupt_is_remembered_and_raised_at_the_next_checkpoint():
+@pytest.fixture
+def ctrl_c_enabled():
+    """Python's own Ctrl-C handler, whatever the harness gave this process (a background job
+    of a script starts with SIGINT ignored), restored afterwards."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_swallowed_interrupt_is_remembered_and_raised_at_the_next_checkpoint(ctrl_c_enabled):
     with interrupts.remembered_sigint():
         interrupts.checkpoint()  # nothing pending: no effect
         _swallow_a_ctrl_c()
@@ -46,8 +55,21 @@ def test_a_swallowed_interrupt_is_remembered_and_raised_at_the_next_checkpoint()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_an_ignored_ctrl_c_stays_ignored():
+    """nohup's promise: a process started with SIGINT ignored is not made interruptible."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts.remembered_sigint():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)  # ignored: nothing raised, nothing pending
+            assert not interrupts.pending()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("phase", ["clean", "adversarial"])
-def test_training_stops_on_a_swallowed_interrupt(phase):
+def test_training_stops_on_a_swallowed_interrupt(phase, ctrl_c_enabled):
     P = SparseCodingProblem(DATA, stream(0, "problem"), dtype="float64")
     W0 = init_weights(NET, DATA.input_dim, stream(0, "init"))
     with interrupts.remembered_sigint():
