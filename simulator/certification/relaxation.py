@@ -26,7 +26,7 @@ rounding of relative size ~1e-16 * width.
 import numpy as np
 import scipy.sparse
 
-from ..kernels.certify import soft_threshold_lower_lines
+from ..kernels.certify import soft_threshold_rule_terms
 from ..norms import NORM, dual_norms
 from ..validation import POSITIVE_RADIUS, RADIUS, check_param
 # Keeps each chunk's slope and intercept arrays (4 rules x rows x width) near 16 MB in float64.
@@ -142,43 +142,43 @@ def _rule_bounds_at_radii(W, b, X, y, radii, norm):
         rows = slice(start, start + rows_per_chunk)
         t = y[rows, None] * (X[rows] @ W.T)
         for k, radius in enumerate(radii):
-            slopes, intercepts = soft_threshold_lower_lines(t, radius * dual, b)
-            for rule, direction in enumerate(_rule_directions(slopes, W)):
-                bounds[k, rule, rows] = (intercepts[rule].sum(axis=1)
-                                         - radius * dual_norms(direction, norm))
-            del slopes, intercepts  # before the next radius's are allocated
+            base, sums, indptr, cols, chords = soft_threshold_rule_terms(t, radius * dual, b)
+            for rule, direction in enumerate(_rule_directions(base, indptr, cols, chords, W)):
+                bounds[k, rule, rows] = sums[rule] - radius * dual_norms(direction, norm)
+            del base  # before the next radius's is allocated
     return bounds
 
 
-# Above this share of unstable (sample, neuron) pairs the rules' directions are four dense
+# Above this share of unstable (sample, neuron) pairs the rules' directions are dense
 # products; below it, one dense product and a sparse one per rule (benchmarks/RESULTS.md).
 _SPARSE_UNSTABLE_SHARE = 0.03
 
 
-def _rule_directions(slopes, W):
+def _rule_directions(base, indptr, cols, chords, W):
     """Yield sum_i a_i w_i for each rule in turn, shape (n_samples, input_dim).
 
-    The rules differ only at unstable neurons: a stable one takes its piece's exact slope in
-    every rule (rule 1 gives an unstable one 0, rule 2 gives it 1).  So with few unstable pairs
-    the directions are the common part (rule 1's, one GEMM) plus a sparse product over the
-    unstable pairs for each other rule — the same sums in another order.
+    The rules differ only at unstable neurons (:func:`soft_threshold_rule_terms`): rule 1's
+    slopes are ``base``; the others add, at the unstable pairs, the chord slope (rule 0), 1
+    (rule 2) or 1 where the chord is at least 1/2 (rule 3).  With few unstable pairs a
+    direction is rule 1's (one GEMM) plus a sparse product over the pairs.
     """
-    base = slopes[1]
-    unstable = slopes[2] != base  # the unstable (sample, neuron) pairs
-    if np.count_nonzero(unstable) > _SPARSE_UNSTABLE_SHARE * base.size:
-        del unstable
-        for rule in range(slopes.shape[0]):
-            yield slopes[rule] @ W
+    extras = (chords, None, np.ones_like(chords), (chords >= 0.5).astype(chords.dtype))
+    if cols.size > _SPARSE_UNSTABLE_SHARE * base.size:
+        pair_rows = np.repeat(np.arange(base.shape[0]), np.diff(indptr))
+        for rule in range(4):
+            if rule == 1:
+                yield base @ W
+                continue
+            slopes = base.copy()
+            slopes[pair_rows, cols] = extras[rule]  # base is 0 at the unstable pairs
+            yield slopes @ W
         return
-    r_idx, c_idx = np.nonzero(unstable)  # few: their indices take little memory
-    del unstable
     common = base @ W
-    for rule in range(slopes.shape[0]):
-        if rule == 1 or not r_idx.size:
+    for rule in range(4):
+        if rule == 1 or not cols.size:
             yield common
             continue
-        extra = scipy.sparse.csr_matrix((slopes[rule][r_idx, c_idx], (r_idx, c_idx)),
-                                        shape=base.shape)
+        extra = scipy.sparse.csr_matrix((extras[rule], cols, indptr), shape=base.shape)
         yield common + extra @ W
 
 

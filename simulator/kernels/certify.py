@@ -110,3 +110,71 @@ def soft_threshold_lower_lines(t, rho, b):
                     tn, rh, bi, lo, hi, soft_lo, soft_hi, slope
                 )
     return slopes, intercepts
+
+
+@njit(cache=True)
+def soft_threshold_rule_terms(t, rho, b):
+    """What the four slope rules of :func:`soft_threshold_lower_lines` need, without their
+    (4, n_samples, width) arrays: the rules differ only at unstable neurons.
+
+    Parameters are those of :func:`soft_threshold_lower_lines`.
+
+    Returns
+    -------
+    base : ndarray, shape (n_samples, width)
+        Rule 1's slopes: the exact slope of a stable neuron (1 active, 0 dead), 0 for an
+        unstable one.  Rule 2 adds 1 at every unstable neuron, rule 3 adds 1 where the chord
+        slope is at least 1/2, rule 0 adds the chord slope.
+    intercept_sums : ndarray, shape (4, n_samples)
+        Sum over neurons of each rule's intercept (summed in neuron order).
+    indptr, cols, chords : the unstable (sample, neuron) pairs in CSR layout — sample n's are
+        ``cols[indptr[n]:indptr[n + 1]]`` with chord slopes ``chords[...]``.
+    """
+    n_samples, width = t.shape
+    indptr = np.zeros(n_samples + 1, dtype=np.int64)
+    for n in range(n_samples):  # count first, so the pair arrays are only as long as needed
+        count = 0
+        for i in range(width):
+            lo = t[n, i] - rho[i]
+            hi = t[n, i] + rho[i]
+            bi = b[i]
+            if not ((lo >= bi or hi <= -bi) or (lo >= -bi and hi <= bi)):
+                count += 1
+        indptr[n + 1] = indptr[n] + count
+    base = np.empty((n_samples, width), dtype=t.dtype)
+    sums = np.zeros((4, n_samples), dtype=t.dtype)
+    cols = np.empty(indptr[n_samples], dtype=np.int64)
+    chords = np.empty(indptr[n_samples], dtype=t.dtype)
+    for n in range(n_samples):
+        pos = indptr[n]
+        for i in range(width):
+            tn = t[n, i]
+            rh = rho[i]
+            bi = b[i]
+            zero = type(tn)(0)
+            one = type(tn)(1)
+            half = type(tn)(0.5)
+            lo = tn - rh
+            hi = tn + rh
+            soft_lo = _soft_threshold(lo, bi)
+            soft_hi = _soft_threshold(hi, bi)
+            stable_active = lo >= bi or hi <= -bi
+            stable_dead = lo >= -bi and hi <= bi
+            if stable_active or stable_dead:
+                exact = one if stable_active else zero
+                base[n, i] = exact
+                c = _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, exact)
+                for k in range(4):
+                    sums[k, n] += c
+            else:
+                chord = (soft_hi - soft_lo) / (hi - lo)
+                adaptive = one if chord >= half else zero
+                base[n, i] = zero
+                cols[pos] = i
+                chords[pos] = chord
+                pos += 1
+                sums[0, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, chord)
+                sums[1, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, zero)
+                sums[2, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, one)
+                sums[3, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, adaptive)
+    return base, sums, indptr, cols, chords

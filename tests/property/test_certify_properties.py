@@ -442,3 +442,26 @@ def test_certified_margins_refuses_bad_radii():
         certified_margins(W, b, X, y, [], "l2")
     with pytest.raises(ValueError, match="radii"):
         certified_margins(W, b, X, y, [0.1, -1.0], "l2")
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), dtype=st.sampled_from(DTYPES), n=st.integers(1, 12),
+       width=st.integers(1, 30), spread=st.floats(0.0, 3.0))
+def test_rule_terms_kernel_matches_the_four_rules_lines(seed, dtype, n, width, spread):
+    """soft_threshold_rule_terms gives what the four slope arrays of soft_threshold_lower_lines
+    hold: rule 1's slopes, the unstable pairs (where rules 1 and 2 differ) with rule 0's chord
+    slopes, and each rule's intercepts summed over neurons."""
+    rng = np.random.default_rng(seed)
+    t = (spread * rng.standard_normal((n, width))).astype(dtype)
+    rho = (spread * rng.uniform(0, 1, width)).astype(dtype)
+    b = rng.uniform(0, 1, width).astype(dtype)
+    slopes, intercepts = K.soft_threshold_lower_lines(t, rho, b)
+    base, sums, indptr, cols, chords = K.soft_threshold_rule_terms(t, rho, b)
+    np.testing.assert_array_equal(base, slopes[1])
+    rows, cs = np.nonzero(slopes[2] != slopes[1])
+    np.testing.assert_array_equal(np.repeat(np.arange(n), np.diff(indptr)), rows)
+    np.testing.assert_array_equal(cols, cs)
+    np.testing.assert_array_equal(chords, slopes[0][rows, cs])
+    np.testing.assert_array_equal(slopes[3][rows, cs], (chords >= 0.5).astype(dtype))
+    np.testing.assert_allclose(sums, intercepts.sum(axis=2), rtol=0,
+                               atol=twin_atol(dtype, np.abs(intercepts).sum(axis=2).max() + 1.0))
