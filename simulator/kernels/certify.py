@@ -58,6 +58,28 @@ def _tightest_intercept(t, rho, b, lo, hi, soft_lo, soft_hi, slope):
 
 
 @njit(cache=True)
+def _neuron_rules(tn, rh, bi):
+    """One neuron's interval [tn - rh, tn + rh] and its four rule slopes (module docstring):
+    (unstable, (chord, unstable-zero, unstable-one, adaptive), lo, hi, soft_lo, soft_hi)."""
+    zero = type(tn)(0)
+    one = type(tn)(1)
+    half = type(tn)(0.5)
+    lo = tn - rh
+    hi = tn + rh
+    soft_lo = _soft_threshold(lo, bi)
+    soft_hi = _soft_threshold(hi, bi)
+    stable_active = lo >= bi or hi <= -bi
+    stable_dead = lo >= -bi and hi <= bi
+    if stable_active or stable_dead:
+        exact = one if stable_active else zero
+        return False, (exact, exact, exact, exact), lo, hi, soft_lo, soft_hi
+    # An unstable neuron crosses a kink, so hi > lo and the chord is defined.
+    chord = (soft_hi - soft_lo) / (hi - lo)
+    adaptive = one if chord >= half else zero
+    return True, (chord, zero, one, adaptive), lo, hi, soft_lo, soft_hi
+
+
+@njit(cache=True)
 def soft_threshold_lower_lines(t, rho, b):
     """Sound linear lower bounds of soft(t + s, b) over |s| <= rho, for four slope rules.
 
@@ -83,26 +105,8 @@ def soft_threshold_lower_lines(t, rho, b):
     intercepts = np.empty((4, n_samples, width), dtype=t.dtype)
     for n in range(n_samples):
         for i in range(width):
-            tn = t[n, i]
-            rh = rho[i]
-            bi = b[i]
-            zero = type(tn)(0)
-            one = type(tn)(1)
-            half = type(tn)(0.5)
-            lo = tn - rh
-            hi = tn + rh
-            soft_lo = _soft_threshold(lo, bi)
-            soft_hi = _soft_threshold(hi, bi)
-            stable_active = lo >= bi or hi <= -bi
-            stable_dead = lo >= -bi and hi <= bi
-            if stable_active or stable_dead:
-                exact = one if stable_active else zero
-                rule_slopes = (exact, exact, exact, exact)
-            else:
-                # An unstable neuron crosses a kink, so hi > lo and the chord is defined.
-                chord = (soft_hi - soft_lo) / (hi - lo)
-                adaptive = one if chord >= half else zero
-                rule_slopes = (chord, zero, one, adaptive)
+            tn, rh, bi = t[n, i], rho[i], b[i]
+            _, rule_slopes, lo, hi, soft_lo, soft_hi = _neuron_rules(tn, rh, bi)
             for k in range(4):
                 slope = rule_slopes[k]
                 slopes[k, n, i] = slope
@@ -135,10 +139,7 @@ def soft_threshold_rule_terms(t, rho, b):
     for n in range(n_samples):  # count first, so the pair arrays are only as long as needed
         count = 0
         for i in range(width):
-            lo = t[n, i] - rho[i]
-            hi = t[n, i] + rho[i]
-            bi = b[i]
-            if not ((lo >= bi or hi <= -bi) or (lo >= -bi and hi <= bi)):
+            if _neuron_rules(t[n, i], rho[i], b[i])[0]:
                 count += 1
         indptr[n + 1] = indptr[n] + count
     base = np.empty((n_samples, width), dtype=t.dtype)
@@ -148,33 +149,14 @@ def soft_threshold_rule_terms(t, rho, b):
     for n in range(n_samples):
         pos = indptr[n]
         for i in range(width):
-            tn = t[n, i]
-            rh = rho[i]
-            bi = b[i]
-            zero = type(tn)(0)
-            one = type(tn)(1)
-            half = type(tn)(0.5)
-            lo = tn - rh
-            hi = tn + rh
-            soft_lo = _soft_threshold(lo, bi)
-            soft_hi = _soft_threshold(hi, bi)
-            stable_active = lo >= bi or hi <= -bi
-            stable_dead = lo >= -bi and hi <= bi
-            if stable_active or stable_dead:
-                exact = one if stable_active else zero
-                base[n, i] = exact
-                c = _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, exact)
-                for k in range(4):
-                    sums[k, n] += c
-            else:
-                chord = (soft_hi - soft_lo) / (hi - lo)
-                adaptive = one if chord >= half else zero
-                base[n, i] = zero
+            tn, rh, bi = t[n, i], rho[i], b[i]
+            unstable, rule_slopes, lo, hi, soft_lo, soft_hi = _neuron_rules(tn, rh, bi)
+            base[n, i] = rule_slopes[1]  # the exact slope if stable, 0 if not
+            for k in range(4):
+                sums[k, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi,
+                                                  rule_slopes[k])
+            if unstable:
                 cols[pos] = i
-                chords[pos] = chord
+                chords[pos] = rule_slopes[0]
                 pos += 1
-                sums[0, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, chord)
-                sums[1, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, zero)
-                sums[2, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, one)
-                sums[3, n] += _tightest_intercept(tn, rh, bi, lo, hi, soft_lo, soft_hi, adaptive)
     return base, sums, indptr, cols, chords
