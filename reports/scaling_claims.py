@@ -17,6 +17,7 @@ arranges and draws.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 
 import matplotlib
@@ -181,10 +182,35 @@ def write_claims_report(out: Path, records: list, info: dict | None = None) -> d
             "markdown": out / "SCALING_CLAIMS.md", "figures": figures}
 
 
+def _stamp(text: str):
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _session_lines(sessions: list) -> list:
+    """One line per run of the study (sweep.json's sessions): when, how long, on what."""
+    if not sessions:
+        return []
+    lines = ["Runs of this study (from `sweep.json`; an interrupted run is resumed by the next):", ""]
+    for s in sessions:
+        start, end = _stamp(s.get("started_at")), _stamp(s.get("finished_at"))
+        wall = f"{(end - start).total_seconds() / 60:.1f} min" if start and end else "unfinished"
+        commit = (s.get("code") or {}).get("commit") or "?"
+        dirty = " (dirty)" if (s.get("code") or {}).get("dirty") else ""
+        lines.append(f"- {s.get('started_at', '?')}: {wall} wall, {s.get('status', '?')}, "
+                     f"{len(s.get('executed', []))} of {len(s.get('to_run', []))} cells run "
+                     f"({s.get('skipped', 0)} already done), {s.get('executor', '?')} with "
+                     f"{s.get('workers', '?')} worker(s) × {s.get('threads', '?')} thread(s), "
+                     f"commit {commit[:12]}{dirty}")
+    return lines + [""]
+
+
 def claims_markdown(quantities, by_d, verdicts, steps, figures, out, info) -> str:
     lines = ["# Every claim across d", ""]
     lines += [f"Study `{out}`: {info.get('n_ok', '?')} of {info.get('n_cells', '?')} cells ok; grid "
-              f"`{info.get('grid_file', '')}`. Each claim is measured at the training radius "
+              f"`{info.get('grid_file', '')}` (its text: `grid.toml` here). Each claim is measured at the training radius "
               "(trained and tested at the same τ, in the training norm), ensemble robust accuracy "
               "(an upper bound on the true one).", ""]
     lines += ["Value at each d: mean over seeds with its 95% t-interval, clipped to the "
@@ -194,9 +220,16 @@ def claims_markdown(quantities, by_d, verdicts, steps, figures, out, info) -> st
               "met at the largest d, but b's interval lies wholly on the side of the criterion; "
               "**DOES NOT** — moving away or flat. REPORT: no criterion (trend only). MARGINAL: "
               "the interval at the largest d straddles the threshold.", ""]
+    lines += _session_lines(info.get("sessions", []))
     table = verdicts[["claim", "quantity", "criterion", "d_max", "value_d_max", "slope_log_d",
-                      "slope_ci_low", "slope_ci_high", "verdict", "marginal"]].copy()
-    lines += ["## Verdicts", "", _md(table), ""]
+                      "slope_ci_low", "slope_ci_high", "verdict", "marginal", "d_reach"]].copy()
+    table = table.rename(columns={"d_reach": "fit meets criterion at d ≈"})
+    lines += ["## Verdicts", "", _md(table), "",
+              "'fit meets criterion at d ≈': where the fitted line a + b·ln d crosses the "
+              "threshold beyond the largest d (blank: never ahead of the data, or beyond e^700) — "
+              "for a claim met but drifting away, where it would stop being met; for one not met "
+              "but moving toward it, where it would be met. An extrapolation of a straight line in "
+              "ln d, not a measurement.", ""]
     lines += ["## Value by d (mean [95% CI])", ""]
     rows = []
     for q in quantities:
@@ -219,7 +252,7 @@ def claims_markdown(quantities, by_d, verdicts, steps, figures, out, info) -> st
             "clean stopped by": [", ".join(sorted(set(s))) for _, s in g.stop_clean],
             "FGM steps (min–max)": [f"{int(s.min())}–{int(s.max())}" for _, s in g.steps_adversarial],
             "FGM stopped by": [", ".join(sorted(set(s))) for _, s in g.stop_adversarial],
-            "seconds per cell (mean)": [float(s.mean()) for _, s in g.seconds],
+            "seconds per cell (mean)": [f"{s.mean():.0f}" for _, s in g.seconds],
         })
         lines += [_md(st), "", "'plateau': the stopping rule stopped the phase; 'max_steps': it "
                   "reached its cap (a cap reached at the largest d means the budget may still bend "

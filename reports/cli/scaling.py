@@ -110,7 +110,8 @@ def _report(out: Path) -> bool:
         records = load_records(out, [c["cell_id"] for c in manifest["cells"]])
         write_tables(out, manifest, records)
         info = {"n_cells": len(manifest["cells"]), "grid_file": manifest.get("grid_file", ""),
-                "n_ok": sum(1 for r in records.values() if r.get("status") == "ok")}
+                "n_ok": sum(1 for r in records.values() if r.get("status") == "ok"),
+                "sessions": manifest.get("sessions", [])}
         rep = write_claims_report(out, [records.get(c["cell_id"]) for c in manifest["cells"]], info)
     except ConfigError:
         raise

@@ -66,6 +66,23 @@ def test_tiny_study_records_steps_under_the_rule_and_reads_the_training_radius(s
             assert 0 <= rec["summary"][key] <= 1
 
 
+def test_report_names_each_run_of_the_study_and_where_each_fit_meets_its_criterion(study):
+    _, out = study
+    text = (out / "SCALING_CLAIMS.md").read_text()
+    sessions = json.loads((out / "sweep.json").read_text())["sessions"]
+    run_lines = [line for line in text.splitlines() if line.startswith("- 20")]
+    assert len(run_lines) == len(sessions) == 1
+    assert "1 worker(s) × " in run_lines[0] and sessions[0]["code"]["commit"][:12] in run_lines[0]
+    assert f"{len(sessions[0]['executed'])} of {len(sessions[0]['to_run'])} cells run" in run_lines[0]
+    header = next(line for line in text.splitlines() if line.startswith("| claim |"))
+    assert header.rstrip(" |").endswith("fit meets criterion at d ≈")
+    verdicts = pd.read_csv(out / "claims_verdicts.csv")
+    for _, r in verdicts.iterrows():  # the column shows the CSV's d_reach, blank where there is none
+        row = next(line for line in text.splitlines() if line.startswith(f"| {r.claim} | {r.quantity} |"))
+        cell = row.strip(" |").split("|")[-1].strip()
+        assert cell == ("–" if pd.isna(r.d_reach) else f"{r.d_reach:.3g}")
+
+
 def test_report_is_rebuilt_identically(study, tmp_path):
     import shutil
 
