@@ -47,9 +47,12 @@ _RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 ASYMPTOTIC_REPORT = _RESULTS / "scaling_claims" / "SCALING_CLAIMS.md"
 # Its pilot: the network claims only, 2 seeds, d = 256 … 1024.
 PILOT_REPORT = _RESULTS / "scaling_claims_pilot" / "SCALING_CLAIMS.md"
+# The same recipe with the radius scaled as 1/√k (networks and linear models only).
+TAU_SCALED_REPORT = _RESULTS / "scaling_claims_tau_sqrt_k" / "SCALING_CLAIMS.md"
 
 
-def _asymptotic_lines(regime, report: Path = ASYMPTOTIC_REPORT, pilot: Path = PILOT_REPORT) -> list:
+def _asymptotic_lines(regime, report: Path = ASYMPTOTIC_REPORT, pilot: Path = PILOT_REPORT,
+                      tau_scaled: Path = TAU_SCALED_REPORT) -> list:
     """Where the trend of each claim across d is (for the regime whose recipe it scales)."""
     if regime.name != "default":
         return []
@@ -60,9 +63,13 @@ def _asymptotic_lines(regime, report: Path = ASYMPTOTIC_REPORT, pilot: Path = PI
                     f"[{pilot.name}]({pilot.as_uri()}) (`{pilot}`).", ""]
         return ["Across d: no asymptotic report is committed yet (`fpsim scaling`, "
                 "docs/scaling_claims.md).", ""]
-    return [f"Across d: every claim's value per d, its trend in log d and its asymptotic verdict "
-            f"(HOLDS / HOLDS IN THE LIMIT / DOES NOT), same recipe with m = 2d: "
-            f"[{report.name}]({report.as_uri()}) (`{report}`).", ""]
+    lines = [f"Across d: every claim's value per d, its trend in log d and its asymptotic verdict "
+             f"(HOLDS / HOLDS IN THE LIMIT / DOES NOT), same recipe with m = 2d, τ fixed at 0.15: "
+             f"[{report.name}]({report.as_uri()}) (`{report}`)."]
+    if tau_scaled.exists():
+        lines[0] += (" With τ scaled as 1/√k (the ideal network's radius; networks and linear "
+                     f"models): [{tau_scaled.name}]({tau_scaled.as_uri()}) (`{tau_scaled}`).")
+    return lines + [""]
 
 
 def write_report(folder: Path, summary: pd.DataFrame, regime, figures: dict, run_info: dict,

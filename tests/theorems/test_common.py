@@ -120,13 +120,17 @@ def test_report_links_the_asymptotic_study_of_the_default_regime_only(tmp_path):
     from theorems.regime import REGIMES
 
     study, pilot = tmp_path / "SCALING_CLAIMS.md", tmp_path / "pilot.md"
-    assert "no asymptotic report" in _asymptotic_lines(REGIMES["default"], study, pilot)[0]
+    scaled = tmp_path / "scaled.md"
+    assert "no asymptotic report" in _asymptotic_lines(REGIMES["default"], study, pilot, scaled)[0]
     pilot.write_text("# pilot")
-    line = _asymptotic_lines(REGIMES["default"], study, pilot)[0]
+    line = _asymptotic_lines(REGIMES["default"], study, pilot, scaled)[0]
     assert "pilot" in line and pilot.as_uri() in line
     study.write_text("# study")
-    line = _asymptotic_lines(REGIMES["default"], study, pilot)[0]
-    assert study.as_uri() in line and "HOLDS IN THE LIMIT" in line
+    line = _asymptotic_lines(REGIMES["default"], study, pilot, scaled)[0]
+    assert study.as_uri() in line and "HOLDS IN THE LIMIT" in line and scaled.as_uri() not in line
+    scaled.write_text("# τ ∝ 1/√k")
+    line = _asymptotic_lines(REGIMES["default"], study, pilot, scaled)[0]
+    assert study.as_uri() in line and scaled.as_uri() in line
     assert _asymptotic_lines(REGIMES["quick"], study) == []
     assert _asymptotic_lines(REGIMES["legacy-2x"], study) == []  # another recipe
 
