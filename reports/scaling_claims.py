@@ -226,7 +226,7 @@ def claims_markdown(quantities, by_d, verdicts, steps, figures, out, info) -> st
     table = table.rename(columns={"d_reach": "fit meets criterion at d ≈"})
     lines += ["## Verdicts", "", _md(table), "",
               "'fit meets criterion at d ≈': where the fitted line a + b·ln d crosses the "
-              "threshold beyond the largest d (blank: never ahead of the data, or beyond e^700) — "
+              "threshold beyond the largest d (–: never ahead of the data, or beyond e^700) — "
               "for a claim met but drifting away, where it would stop being met; for one not met "
               "but moving toward it, where it would be met. An extrapolation of a straight line in "
               "ln d, not a measurement.", ""]
