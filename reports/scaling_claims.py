@@ -149,7 +149,13 @@ def write_claims_report(out: Path, records: list, info: dict | None = None) -> d
     by_d, verdicts, figures = [], [], {}
     trained_at = sorted({(r["config"]["train"]["adv_tau"], r["config"]["train"]["adv_norm"])
                          for r in records if r and r.get("status") == "ok"})
-    radius = "".join(f" (τ = {t:g}, {n})" for t, n in trained_at[:1]) if len(trained_at) == 1 else ""
+    if len(trained_at) == 1:
+        radius = "".join(f" (τ = {t:g}, {n})" for t, n in trained_at)
+    else:  # τ follows d: name each d's radius
+        taus = sorted({(r["config"]["data"]["input_dim"], r["config"]["train"]["adv_tau"])
+                       for r in records if r and r.get("status") == "ok"})
+        radius = ("\n(τ trained and tested at: " + ", ".join(f"{t:g}" for _, t in taus)
+                  + f" for d = {', '.join(str(d) for d, _ in taus)})")
     for q in quantities:
         sub = pts[pts.quantity == q.key].dropna(subset=["value"])
         res = assess(q, sub.d.to_numpy(), sub.value.to_numpy())

@@ -141,3 +141,29 @@ def test_stopping_keys_enter_the_cell_id_only_when_set():
 def test_invalid_stopping_keys_are_refused(extra, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_grid(_grid(**extra))
+
+
+def test_a_radius_that_follows_d_is_read_per_cell(tmp_path):
+    """τ set per input_dim (the τ ∝ 1/√k study): each cell's claims are read at its own
+    training radius, and the report says which radius each d used."""
+    text = TINY.read_text().replace('"train.adv_tau" = 0.3\n', "")
+    text = text.replace('models = ["ideal", "clean", "adversarial", "linear_oracle", "poly2"]',
+                        'models = ["ideal", "clean", "adversarial"]')
+    text += '"train.adv_tau" = [0.3, 0.1]\n'
+    grid = tmp_path / "grid.toml"
+    grid.write_text(text)
+    out = tmp_path / "study"
+    assert main(["scaling", "--grid", str(grid), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    points = pd.read_csv(out / "claims_points.csv")
+    results = pd.read_csv(out / "results.csv")
+    for d, tau in ((16, 0.3), (32, 0.1)):
+        want = results[(results.input_dim == d) & (results.model == "adversarial")
+                       & (results.attack == "ensemble") & (results.tau == tau)].robust_acc.item()
+        got = points[(points.quantity == "robust_acc_adversarial") & (points.d == d)].value.item()
+        assert got == want
+        other = results[(results.input_dim == d) & (results.model == "adversarial")
+                        & (results.attack == "ensemble") & (results.tau == {0.3: 0.1, 0.1: 0.3}[tau])].robust_acc.item()
+        assert other != want  # the two radii differ here, so reading the wrong one would show
+    for rec_path in (out / "cells").glob("*.json"):
+        rec = json.loads(rec_path.read_text())
+        assert rec["config"]["train"]["adv_tau"] == {16: 0.3, 32: 0.1}[rec["params"]["input_dim"]]
