@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simulator import storage
 from simulator.config import DataConfig
 from simulator.data import SparseCodingProblem
 from simulator.rng import stream
@@ -124,17 +125,14 @@ def main(argv=None) -> int:
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        frame.to_csv(tmp, index=False)
-        tmp.replace(args.out)
+        storage.write_csv(args.out, frame)
     for folder in args.cells:
         cells = on_cells(folder)
         print(f"\n{folder}: the formula on each cell's test set, against the ideal network measured")
         print(cells.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         if args.out is not None:
             path = args.out.with_name(f"{args.out.stem}_cells_{folder.name}.csv")
-            cells.to_csv(path.with_suffix(".tmp"), index=False)
-            path.with_suffix(".tmp").replace(path)
+            storage.write_csv(path, cells)
     return 0
 
 
