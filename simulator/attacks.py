@@ -53,12 +53,20 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
     :func:`simulator.network.rowwise_pre_activations`).  Its broken samples then report that
     first non-positive margin instead of the smallest one.
 
+    A model may offer ``steering()``: a cheaper twin of itself (the polynomial models' float32
+    one) whose ``margin_gradient`` gives the iterates' directions.  Whether a sample is broken
+    is then still the model's own decision: an iterate whose twin margin is ≤ 0 is evaluated
+    by ``model.decision_function``, and only that value can end the sample's attack or make
+    its best margin ≤ 0, so every counterexample is one of the model itself.
+
     Returns
     -------
     best_margin : ndarray (n_samples,), the smallest y f(x + δ) seen at any iterate (with
-        ``stop_when_broken``: for broken samples, the first one ≤ 0)
+        ``stop_when_broken``: for broken samples, the first one ≤ 0; with a steering twin,
+        a positive value may be the twin's)
     best_delta : ndarray (n_samples, input_dim), the δ that reached it
     """
+    steer = model.steering() if hasattr(model, "steering") else model
     frozen = np.zeros(X.shape[0], dtype=bool) if frozen is None else np.asarray(frozen, bool)
     best = np.full(X.shape[0], np.inf)
     live = np.flatnonzero(~frozen)
@@ -79,8 +87,13 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
             continue
         Xs, ys = X[todo], y[todo]
         for _ in range(settings.pgd_steps):
-            f, G = model.margin_gradient(Xs + delta, ys)
+            f, G = steer.margin_gradient(Xs + delta, ys)
             m = ys * f
+            if steer is not model:  # the model itself decides where the twin sees a break
+                low = np.flatnonzero(m <= 0)
+                if low.size:
+                    m = m.astype(np.float64)
+                    m[low] = _margin(model, Xs[low] + delta[low], ys[low])
             better = m < best[todo]
             best[todo[better]] = m[better]
             best_delta[todo[better]] = delta[better]

@@ -141,3 +141,69 @@ def test_radii_must_ascend():
     with pytest.raises(ValueError, match="'radii' parameter of robust_accuracy_table"):
         robust_accuracy_table(net, P, b, [0.2, 0.1], "l2", AttackSettings(2, 0, 0.3),
                               np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------------------------------
+# A model's steering twin (the polynomial models' float32 one) chooses PGD's directions only
+# ----------------------------------------------------------------------------------------
+
+
+def poly_setup(seed, d=12, degree=3):
+    from simulator.lower_bounds import PolynomialKernelModel
+    rng = np.random.default_rng(seed)
+    P = SparseCodingProblem(DataConfig(input_dim=d, sparsity=3, noise=0.05), stream(seed, "problem"))
+    b = P.sample(48, stream(seed, "test_data"))
+    C = P.sample(20, stream(seed, "train_data")).X.astype(np.float64)
+    alpha = np.sign(C @ P.label_direction) + 0.3 * rng.standard_normal(20)
+    return P, PolynomialKernelModel(C, alpha, degree=degree, offset=1.0, scale=3.0,
+                                    batch_size=16), b
+
+
+class _LyingTwin:
+    """The model's own gradient, with values that call every iterate broken."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def margin_gradient(self, X, y):
+        f, G = self.model.margin_gradient(X, y)
+        return -np.asarray(y, float) * (np.abs(f) + 1.0), G
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+@pytest.mark.parametrize("degree", [2, 3])
+def test_a_twin_that_calls_every_iterate_broken_changes_nothing(norm, degree):
+    """Only the model decides a break: a twin with the model's gradients but values ≤ 0
+    everywhere gives exactly the attack on the model alone (margins, deltas, random starts)."""
+    P, model, b = poly_setup(1, degree=degree)
+    X, y = b.X.astype(np.float64), b.y.astype(np.float64)
+    r = radius_in_norm(0.4, norm, X.shape[1])
+    s = AttackSettings(8, 2, 0.2)
+    model.steering = lambda: model  # the model as its own twin: today's attack
+    plain = pgd_attack(model, X, y, r, norm, s, np.random.default_rng(5), stop_when_broken=True)
+    model.steering = lambda: _LyingTwin(model)
+    lied = pgd_attack(model, X, y, r, norm, s, np.random.default_rng(5), stop_when_broken=True)
+    assert 0 < (plain[0] > 0).sum() < X.shape[0]  # some points break, some survive
+    np.testing.assert_array_equal((lied[0] > 0), (plain[0] > 0))
+    # the same margins, through decision_function instead of margin_gradient (other rounding)
+    np.testing.assert_allclose(lied[0][plain[0] <= 0], plain[0][plain[0] <= 0], rtol=1e-12)
+    np.testing.assert_array_equal(lied[1][plain[0] <= 0], plain[1][plain[0] <= 0])
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 2**31), tau=st.floats(0.05, 1.0), norm=st.sampled_from(["l2", "linf"]),
+       degree=st.sampled_from([2, 3]))
+def test_float32_steered_pgd_breaks_only_with_the_models_own_counterexamples(seed, tau, norm,
+                                                                               degree):
+    P, model, b = poly_setup(seed, degree=degree)
+    X, y = b.X.astype(np.float64), b.y.astype(np.float64)
+    r = radius_in_norm(tau, norm, X.shape[1])
+    best, delta = pgd_attack(model, X, y, r, norm, AttackSettings(10, 1, 0.2),
+                             np.random.default_rng(seed), stop_when_broken=True)
+    broken = best <= 0
+    margins = y[broken] * model.decision_function(X[broken] + delta[broken])
+    # float64, the model's own value (recomputed on another subset: other rounding)
+    np.testing.assert_allclose(margins, best[broken], rtol=1e-12)
+    assert np.all(margins <= 0)
+    size = np.linalg.norm(delta, axis=1) if norm == "l2" else np.abs(delta).max(axis=1)
+    assert np.all(size <= r * (1 + 1e-12))

@@ -20,7 +20,7 @@ from simulator.data import SparseCodingProblem
 from simulator.network import ThresholdNetwork, decision_function, init_weights
 from simulator.norms import radius_in_norm, random_in_ball
 from simulator.rng import stream
-from tests.tolerances import FD_RTOL
+from tests.tolerances import FD_RTOL, TWIN_RTOL
 
 # every threshold of this module
 EXACT_RTOL = 1e-12  # closed form vs the same maths evaluated at the worst δ
@@ -202,6 +202,25 @@ def test_polynomial_quadratic_form_equals_the_kernel_sum(p, seed, c, s):
     np.testing.assert_allclose(model.decision_function(X), f, rtol=0, atol=0)
     gscale = (np.abs(alpha) @ np.abs(C)).max() * (np.abs(B).max() ** (p - 1)) * p / s
     np.testing.assert_allclose(G, G_sum, rtol=0, atol=POLY_RTOL * gscale)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4])
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**31), c=st.floats(0.0, 2.0), s=st.floats(0.3, 5.0))
+def test_polynomial_float32_steering_follows_the_model(p, seed, c, s):
+    """The twin PGD steers with computes the model's f and ∇f, in float32 (both forms)."""
+    rng = np.random.default_rng(seed)
+    C, alpha = rng.standard_normal((30, 6)), rng.standard_normal(30)
+    model = PolynomialKernelModel(C, alpha, degree=p, offset=c, scale=s, batch_size=4)
+    X, y = rng.standard_normal((11, 6)), rng.choice([-1.0, 1.0], 11)
+    f, G = model.margin_gradient(X, y)
+    f32, G32 = model.steering().margin_gradient(X, y)
+    assert f32.dtype == np.float32 and G32.dtype == np.float32 and G32.shape == G.shape
+    B = np.abs(c + X @ C.T / s) + np.abs(X) @ np.abs(C).T / s  # bounds every partial sum
+    rtol = TWIN_RTOL[np.float32] * (p + 1)
+    np.testing.assert_allclose(f32, f, rtol=0, atol=rtol * (B ** p @ np.abs(alpha)).max())
+    gscale = p / s * ((B ** (p - 1) * np.abs(alpha)) @ np.abs(C)).max()
+    np.testing.assert_allclose(G32, G, rtol=0, atol=rtol * gscale)
 
 
 def test_polynomial_alpha_is_read_only_and_reassigning_it_refreshes_the_model():
