@@ -28,7 +28,9 @@ centres' kernel functions, not every degree-p polynomial: a trained model shows 
 training reaches (its robust accuracy is a lower bound on the best degree-p polynomial's, not
 an upper bound), which is the claim's "whatever trains them" at one concrete trainer.
 
-Everything works in float64.  For p ≤ 2 the model evaluates f and ∇f through its expanded
+Training and every value the reports read work in float64; only the directions of the
+evaluation PGD's iterates come from a float32 twin (:class:`Float32Steering`, about twice as
+fast), and the float64 model decides every break.  For p ≤ 2 the model evaluates f and ∇f through its expanded
 quadratic form a0 + ⟨g, x⟩ + xᵀQx (:meth:`PolynomialKernelModel.quadratic_form`: one
 input_dim × input_dim product instead of two input_dim × n_centres ones); for p > 2 through
 (batch_size × n_centres) kernel blocks.  Training holds the (n_train × n_centres) kernel at the
