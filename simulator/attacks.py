@@ -54,7 +54,8 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
     first non-positive margin instead of the smallest one.
 
     A model may offer ``steering()``: a cheaper twin of itself (the polynomial models' float32
-    one) whose ``margin_gradient`` gives the iterates' directions.  Whether a sample is broken
+    one) whose ``margin_gradient`` gives the iterates' directions (the model's own where the
+    twin's values are not finite, e.g. beyond float32's range).  Whether a sample is broken
     is then still the model's own decision: an iterate whose twin margin is ≤ 0 is evaluated
     by ``model.decision_function``, and only that value can end the sample's attack or make
     its best margin ≤ 0, so every counterexample is one of the model itself.
@@ -88,6 +89,8 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
         Xs, ys = X[todo], y[todo]
         for _ in range(settings.pgd_steps):
             f, G = steer.margin_gradient(Xs + delta, ys)
+            if steer is not model and not (np.isfinite(f).all() and np.isfinite(G).all()):
+                f, G = model.margin_gradient(Xs + delta, ys)  # the twin's dtype overflowed
             m = ys * f
             if steer is not model:  # the model itself decides where the twin sees a break
                 low = np.flatnonzero(m <= 0)

@@ -30,8 +30,8 @@ an upper bound), which is the claim's "whatever trains them" at one concrete tra
 
 Training and every value the reports read work in float64; only the directions of the
 evaluation PGD's iterates come from a float32 twin (:class:`Float32Steering`, about twice as
-fast), and the float64 model decides every break.  For p ≤ 2 the model evaluates f and ∇f through its expanded
-quadratic form a0 + ⟨g, x⟩ + xᵀQx (:meth:`PolynomialKernelModel.quadratic_form`: one
+fast), and the float64 model decides every break.  For p ≤ 2 the model evaluates f and ∇f
+through its expanded quadratic form a0 + ⟨g, x⟩ + xᵀQx (:meth:`PolynomialKernelModel.quadratic_form`: one
 input_dim × input_dim product instead of two input_dim × n_centres ones); for p > 2 through
 (batch_size × n_centres) kernel blocks.  Training holds the (n_train × n_centres) kernel at the
 training points (twice during the adversarial line search, plus the kernel base at the clean
@@ -201,10 +201,12 @@ class PolynomialKernelModel:
     def predict(self, X) -> np.ndarray:
         return np.where(self.decision_function(X) > 0, 1.0, -1.0)
 
-    def steering(self) -> "Float32Steering":
+    def steering(self):
         """This model's f and ∇f in float32, for the directions of PGD's iterates (see
-        :func:`simulator.attacks.pgd_attack`, which settles every decision in float64)."""
-        return Float32Steering(self)
+        :func:`simulator.attacks.pgd_attack`, which settles every decision in float64); the
+        model itself when its parameters do not fit float32's range."""
+        twin = Float32Steering(self)
+        return twin if twin.fits else self
 
 
 class Float32Steering:
@@ -223,16 +225,25 @@ class Float32Steering:
         self.offset, self.scale, self.batch_size = model.offset, model.scale, model.batch_size
         self.form = None
         form = model.quadratic_form()
-        if form is not None:
-            a0, g, Q = form
-            self.form = (f32(a0), g.astype(f32), None if Q is None else Q.astype(f32))
-        else:
-            self.centres = model.centres.astype(f32)
-            self.alpha = model.alpha.astype(f32)
-            self.weighted = (model.alpha[:, None] * model.centres).astype(f32)
+        with np.errstate(over="ignore"):  # out of range: ``fits`` says so
+            if form is not None:
+                a0, g, Q = form
+                self.form = (f32(a0), g.astype(f32), None if Q is None else Q.astype(f32))
+                parts = [np.asarray(a0, f32), self.form[1]] + ([] if Q is None else [self.form[2]])
+            else:
+                self.centres = model.centres.astype(f32)
+                self.alpha = model.alpha.astype(f32)
+                self.weighted = (model.alpha[:, None] * model.centres).astype(f32)
+                parts = [self.centres, self.alpha, self.weighted]
+        self.fits = all(bool(np.isfinite(a).all()) for a in parts)
 
     def margin_gradient(self, X, y):
-        """(f, ∇_x(−y f)) in float32, shapes (n_samples,), (n_samples, input_dim)."""
+        """(f, ∇_x(−y f)) in float32, shapes (n_samples,), (n_samples, input_dim); inf or NaN
+        where the values leave float32's range (PGD then takes the model's own)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._margin_gradient(X, y)
+
+    def _margin_gradient(self, X, y):
         X = np.ascontiguousarray(X, dtype=np.float32)
         y = np.asarray(y, dtype=np.float32)
         if self.form is not None:

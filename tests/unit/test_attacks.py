@@ -207,3 +207,32 @@ def test_float32_steered_pgd_breaks_only_with_the_models_own_counterexamples(see
     assert np.all(margins <= 0)
     size = np.linalg.norm(delta, axis=1) if norm == "l2" else np.abs(delta).max(axis=1)
     assert np.all(size <= r * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_steered_pgd_falls_back_to_the_model_where_float32_overflows(norm):
+    """Values beyond float32's range (α ≤ 1.6e38 fits, f ≈ 1e39 does not): the twin gives
+    inf, PGD steers with the model itself and finds what the float64 attack finds."""
+    from simulator.lower_bounds import PolynomialKernelModel
+    P, model, b = poly_setup(2, degree=3)
+    big = PolynomialKernelModel(model.centres, model.alpha * 1e38, degree=3, offset=1.0,
+                                scale=3.0, batch_size=16)
+    X, y = b.X.astype(np.float64), b.y.astype(np.float64)
+    twin = big.steering()
+    assert twin is not big and not np.isfinite(twin.margin_gradient(X, y)[0]).all()
+    r = radius_in_norm(0.4, norm, X.shape[1])
+    s = AttackSettings(8, 1, 0.2)
+    steered = pgd_attack(big, X, y, r, norm, s, np.random.default_rng(3), stop_when_broken=True)
+    big.steering = lambda: big
+    plain = pgd_attack(big, X, y, r, norm, s, np.random.default_rng(3), stop_when_broken=True)
+    assert 0 < (plain[0] > 0).sum() < X.shape[0]
+    np.testing.assert_array_equal(steered[0] > 0, plain[0] > 0)
+    np.testing.assert_array_equal(steered[1], plain[1])
+
+
+def test_a_model_beyond_float32_steers_itself():
+    from simulator.lower_bounds import PolynomialKernelModel
+    _, model, _ = poly_setup(2, degree=3)
+    huge = PolynomialKernelModel(model.centres, model.alpha * 1e40, degree=3, offset=1.0,
+                                 scale=3.0)
+    assert huge.steering() is huge and model.steering() is not model
