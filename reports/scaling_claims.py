@@ -150,7 +150,9 @@ def write_claims_report(out: Path, records: list, info: dict | None = None) -> d
     trained_at = sorted({(r["config"]["train"]["adv_tau"], r["config"]["train"]["adv_norm"])
                          for r in records if r and r.get("status") == "ok"})
     if len(trained_at) == 1:
-        radius = "".join(f" (τ = {t:g}, {n})" for t, n in trained_at)
+        radius = " (τ = {:g}, {})".format(*trained_at[0])
+    elif not trained_at:
+        radius = ""
     else:  # τ follows d: name each d's radius
         taus = sorted({(r["config"]["data"]["input_dim"], r["config"]["train"]["adv_tau"])
                        for r in records if r and r.get("status") == "ok"})

@@ -172,31 +172,13 @@ class PolynomialKernelModel:
         """(f, ∇_x(−y f)) with shapes (n_samples,), (n_samples, input_dim)."""
         X = self._coerce(X)
         y = np.asarray(y, dtype=np.float64)
-        p = self.degree
         form = self.quadratic_form()
         if form is not None:
-            g = form[1]
-            f, G = _quadratic_values(X, form)  # G = X Q, the gradient's 2Qx part halved
-            if G is None:
-                G = np.repeat(g[None, :], X.shape[0], axis=0)
-            else:
-                G *= 2.0
-                G += g[None, :]
-            G *= -y[:, None]
-            return f, G
-        f = np.empty(X.shape[0])
-        G = np.empty_like(X)
+            return _form_margin_gradient(X, y, form)
         # Σ_j B^{p−1}_j α_j x_j as one GEMM with the centres scaled by α (not the block)
-        weighted = self.alpha[:, None] * self.centres
-        for s in range(0, X.shape[0], self.batch_size):
-            sl = slice(s, s + self.batch_size)
-            B = kernel_base(X[sl], self.centres, self.offset, self.scale)
-            Bp1 = B ** (p - 1)
-            G[sl] = Bp1 @ weighted
-            G[sl] *= (-(p / self.scale) * y[sl])[:, None]
-            Bp1 *= B
-            f[sl] = Bp1 @ self.alpha  # B^p α
-        return f, G
+        return _kernel_margin_gradient(X, y, self.centres, self.alpha,
+                                       self.alpha[:, None] * self.centres, self.degree,
+                                       self.offset, self.scale, self.batch_size)
 
     def predict(self, X) -> np.ndarray:
         return np.where(self.decision_function(X) > 0, 1.0, -1.0)
@@ -247,23 +229,38 @@ class Float32Steering:
         X = np.ascontiguousarray(X, dtype=np.float32)
         y = np.asarray(y, dtype=np.float32)
         if self.form is not None:
-            f, XQ = _quadratic_values(X, self.form)
-            G = np.repeat(self.form[1][None, :], X.shape[0], axis=0) if XQ is None \
-                else XQ * np.float32(2.0) + self.form[1][None, :]
-            G *= -y[:, None]
-            return f, G
-        p = self.degree
-        f = np.empty(X.shape[0], dtype=np.float32)
-        G = np.empty_like(X)
-        for s in range(0, X.shape[0], self.batch_size):
-            sl = slice(s, s + self.batch_size)
-            B = kernel_base(X[sl], self.centres, self.offset, self.scale)
-            Bp1 = B ** (p - 1)
-            G[sl] = Bp1 @ self.weighted
-            G[sl] *= (np.float32(-(p / self.scale)) * y[sl])[:, None]
-            Bp1 *= B
-            f[sl] = Bp1 @ self.alpha
-        return f, G
+            return _form_margin_gradient(X, y, self.form)
+        return _kernel_margin_gradient(X, y, self.centres, self.alpha, self.weighted,
+                                       self.degree, self.offset, self.scale, self.batch_size)
+
+
+def _form_margin_gradient(X, y, form):
+    """(f, ∇_x(−y f)) from the quadratic form (a0, g, Q), in the dtype of X and the form."""
+    f, G = _quadratic_values(X, form)  # G = X Q, the gradient's 2Qx part halved
+    g = form[1]
+    if G is None:
+        G = np.repeat(g[None, :], X.shape[0], axis=0)
+    else:
+        G *= 2.0
+        G += g[None, :]
+    G *= -y[:, None]
+    return f, G
+
+
+def _kernel_margin_gradient(X, y, C, alpha, weighted, p, offset, scale, batch_size):
+    """(f, ∇_x(−y f)) through (batch_size × n_centres) kernel blocks, in the dtype of the
+    arrays; ``weighted`` = α_j·x_j, so that Σ_j B^{p−1}_j α_j x_j is one product."""
+    f = np.empty(X.shape[0], dtype=X.dtype)
+    G = np.empty_like(X)
+    for s in range(0, X.shape[0], batch_size):
+        sl = slice(s, s + batch_size)
+        B = kernel_base(X[sl], C, offset, scale)
+        Bp1 = B ** (p - 1)
+        G[sl] = Bp1 @ weighted
+        G[sl] *= (-(p / scale) * y[sl])[:, None]
+        Bp1 *= B
+        f[sl] = Bp1 @ alpha  # B^p α
+    return f, G
 
 
 # ----------------------------------------------------------------------------------------
