@@ -51,7 +51,10 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
     iterates and the random stream are unchanged — bit for bit when the model's evaluation of a
     sample does not depend on the rest of the batch (the network's, see
     :func:`simulator.network.rowwise_pre_activations`).  Its broken samples then report that
-    first non-positive margin instead of the smallest one.
+    first non-positive margin instead of the smallest one.  A sample whose step leaves its δ
+    unchanged bit for bit (a fixed point of the projected step, common at an ℓ∞ corner) would
+    repeat that iterate to the end of the start: it leaves the start then, with the model's
+    margin at δ that the end of the start would give it.
 
     A model may offer ``steering()``: a cheaper twin of itself (the polynomial models' float32
     one) whose ``margin_gradient`` gives the iterates' directions (the model's own where the
@@ -105,15 +108,33 @@ def pgd_attack(model, X, y, radius, norm, settings: AttackSettings, rng, frozen=
                 todo, Xs, ys, delta, G = todo[keep], Xs[keep], ys[keep], delta[keep], G[keep]
                 if todo.size == 0:
                     break
+            before = delta.copy() if stop_when_broken else None
             delta += steepest_step(G, step, norm)
             project(delta, radius, norm)
+            if stop_when_broken:
+                # A sample whose step leaves δ unchanged (bit for bit: e.g. an ℓ∞ corner where
+                # sign(G) no longer changes) would repeat the same iterate to the end of this
+                # start: it gets its end-of-start evaluation now and leaves.
+                fixed = (delta == before).all(axis=1)
+                if fixed.any():
+                    _settle(model, Xs[fixed], ys[fixed], delta[fixed], todo[fixed], best,
+                            best_delta)
+                    keep = ~fixed
+                    todo, Xs, ys, delta = todo[keep], Xs[keep], ys[keep], delta[keep]
+                    if todo.size == 0:
+                        break
         if todo.size == 0:
             continue
-        m = _margin(model, Xs + delta, ys)
-        better = m < best[todo]
-        best[todo[better]] = m[better]
-        best_delta[todo[better]] = delta[better]
+        _settle(model, Xs, ys, delta, todo, best, best_delta)
     return best, best_delta
+
+
+def _settle(model, Xs, ys, delta, todo, best, best_delta):
+    """The end of one start for samples ``todo``: the model's own margin at their last iterate."""
+    m = _margin(model, Xs + delta, ys)
+    better = m < best[todo]
+    best[todo[better]] = m[better]
+    best_delta[todo[better]] = delta[better]
 
 
 def dense_attack(problem, X, y, radius, norm):

@@ -89,18 +89,47 @@ def test_staged_table_equals_the_plain_one_in_float32_at_a_thousand_samples(norm
     assert stages[1]["n_after_pgd"] < stages[1]["n_after_oneshot"]  # PGD broke some there
 
 
+class _InputLog:
+    """The model, recording the inputs of each ``margin_gradient`` call."""
+
+    def __init__(self, model):
+        self.model, self.inputs = model, []
+
+    def decision_function(self, X):
+        return self.model.decision_function(X)
+
+    def margin_gradient(self, X, y):
+        self.inputs.append(np.array(X))
+        return self.model.margin_gradient(X, y)
+
+    def repeated_rows(self) -> int:
+        """Rows equal, bit for bit, to a row of the previous call (an iterate seen again)."""
+        count = 0
+        for a, b in zip(self.inputs, self.inputs[1:]):
+            previous = {row.tobytes() for row in a}
+            count += sum(row.tobytes() in previous for row in b)
+        return count
+
+
 @pytest.mark.parametrize("norm", ["l2", "linf"])
 def test_pgd_stopping_broken_samples_early_changes_no_outcome(norm):
-    """Dropping a sample at its first counterexample leaves every other sample's attack, and the
-    random starts, bit for bit as they were (the network's evaluation is row-invariant)."""
+    """Dropping a sample at its first counterexample, or at a fixed point of the projected step,
+    leaves every other sample's attack, and the random starts, bit for bit as they were (the
+    network's evaluation is row-invariant)."""
     from simulator.attacks import pgd_attack
 
     P, net, batch = _noisy_ideal_float32(seed=4)
     radius = radius_in_norm(0.3, norm, 128)
     s = AttackSettings(20, 2, 0.25)
-    full, full_delta = pgd_attack(net, batch.X, batch.y, radius, norm, s, np.random.default_rng(9))
-    early, early_delta = pgd_attack(net, batch.X, batch.y, radius, norm, s,
+    seen = _InputLog(net)
+    full, full_delta = pgd_attack(seen, batch.X, batch.y, radius, norm, s, np.random.default_rng(9))
+    if norm == "linf":  # the early run also lets samples at a fixed point of the step leave
+        assert seen.repeated_rows() > 1000  # (the full run saw them repeat their iterate)
+    seen_early = _InputLog(net)
+    early, early_delta = pgd_attack(seen_early, batch.X, batch.y, radius, norm, s,
                                     np.random.default_rng(9), stop_when_broken=True)
+    if norm == "linf":  # (x + δ can repeat with δ changed in its last bits: not a fixed point)
+        assert seen_early.repeated_rows() * 10 < seen.repeated_rows()
     broken = full <= 0
     assert 50 < broken.sum() < len(full) - 50  # both kinds of samples are there
     np.testing.assert_array_equal(early <= 0, broken)
