@@ -4,7 +4,7 @@ OpenBLAS picks its kernels from the CPU unless ``OPENBLAS_CORETYPE`` names them;
 may pin a family (this workplace's machines set ``OPENBLAS_CORETYPE=Haswell``: AVX2 kernels,
 the same bits on every x86-64 machine with AVX2).  The variable is read when the library
 loads, so each family runs in its own subprocess.  For each family: the kernel OpenBLAS
-reports (threadpoolctl's ``architecture``), and the median time and GFLOP/s of X Wᵀ at the
+reports (threadpoolctl's ``architecture``), and the median time (``benchmarks.timing``) and GFLOP/s of X Wᵀ at the
 shapes the default regime runs (batch 512 and the 6144 training points of the polynomial
 fits, input_dim 512, width or centres 1536), float32 and float64, on one thread.
 
@@ -30,9 +30,10 @@ SHAPES = [(512, 512, 1536), (6144, 512, 1536)]
 DEFAULT_FAMILIES = ("", "Haswell", "SkylakeX")  # "": OpenBLAS's own choice for this CPU
 
 _CHILD = r"""
-import json, statistics, sys, time
+import json, sys
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
+from benchmarks.timing import time_calls
 shapes, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
 rows = []
 with threadpool_limits(1, user_api="blas"):
@@ -42,13 +43,7 @@ with threadpool_limits(1, user_api="blas"):
         for dtype in (np.float32, np.float64):
             X = rng.standard_normal((n, d)).astype(dtype)
             W = rng.standard_normal((m, d)).astype(dtype)
-            X @ W.T
-            times = []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                X @ W.T
-                times.append(time.perf_counter() - t)
-            s = statistics.median(times)
+            s = time_calls(lambda: X @ W.T, repeats)
             rows.append({"rows": n, "input_dim": d, "width": m, "dtype": np.dtype(dtype).name,
                          "median_ms": 1e3 * s, "gflops": 2 * n * d * m / s / 1e9})
 print(json.dumps({"architecture": arch, "rows": rows}))
@@ -59,6 +54,8 @@ def measure(family: str, repeats: int) -> dict:
     """Time the shapes in a subprocess with ``OPENBLAS_CORETYPE=family`` ("" = unset)."""
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
+    root = str(Path(__file__).resolve().parents[1])  # benchmarks.timing, from any folder
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
     if family:
         env["OPENBLAS_CORETYPE"] = family
     out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(SHAPES), str(repeats)],
